@@ -1,0 +1,240 @@
+"""The service: one asyncio lifecycle holding the scheduler, the delivery worker and Telegram.
+
+Order of things, and why:
+- The state lock is taken before anything else, so a second `vigil run` exits at once with a
+  clear message instead of racing the first over the same database (RELIABILITY D9).
+- python-telegram-bot runs *inside* this lifecycle (initialize, start, long polling), next to
+  the scheduler and the worker; it does not own the loop (API-NOTES §2.2).
+- SIGTERM/SIGINT stop scheduling first, give in-flight polls and sends a short grace, then
+  close — well inside Docker's 10 s (RELIABILITY D4). SIGHUP, or an edit of feeds.yaml seen by
+  a watcher, reloads: the new file is validated first and the running config stays when it is
+  invalid, with every problem logged (RELIABILITY E11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load_config
+from bot.deliver.console import ConsoleSender
+from bot.deliver.limits import Pacer
+from bot.deliver.sender import Sender
+from bot.deliver.telegram import TelegramSender, make_bot
+from bot.deliver.worker import DeliveryWorker
+from bot.fetch import Fetcher, FetchPolicy
+from bot.pipeline import Poller, Runtime
+from bot.scheduler import PollScheduler
+from bot.secrets import Secret
+from bot.store import runtime as runtime_rows
+from bot.store.db import StateLock, connect, transaction
+
+log = logging.getLogger("vigil.app")
+
+STOP_GRACE = 5.0
+WATCH_SECONDS = 2.0
+
+
+def fetch_policy(config: Config) -> FetchPolicy:
+    s = config.settings
+    return FetchPolicy(
+        timeout=s.timeout,
+        max_bytes=s.max_bytes,
+        allow_private_networks=s.allow_private_networks,
+        user_agent=s.user_agent,
+        proxy=s.proxy,
+        per_host_concurrency=s.per_host_concurrency,
+        max_concurrency=s.max_concurrency,
+    )
+
+
+@dataclass
+class Options:
+    config_path: Path
+    state_dir: Path
+    token: Secret | None
+    api_url: str
+
+
+@dataclass
+class Service:
+    """Everything `vigil run` holds, reachable by the Telegram handlers for /status and /reload."""
+
+    options: Options
+    conn: sqlite3.Connection
+    runtime: Runtime
+    fetcher: Fetcher
+    poller: Poller
+    worker: DeliveryWorker
+    scheduler: PollScheduler
+    sender: Sender
+    started_at: float = field(default_factory=time.time)
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    exit_code: int = 0
+    exit_reason: str = ""
+    config_mtime: float = 0.0
+    reload_failures: int = 0
+
+    def current(self) -> Runtime:
+        return self.runtime
+
+    def stop(self, code: int = 0, reason: str = "") -> None:
+        if not self.stop_event.is_set():
+            self.exit_code = code
+            self.exit_reason = reason
+            self.stop_event.set()
+
+    def reload(self) -> tuple[bool, str]:
+        """Validates feeds.yaml and swaps it in; on any problem the running config stays."""
+        path = self.options.config_path
+        try:
+            config = load_config(path)
+            runtime = Runtime.build(config, console=self.runtime.console)
+        except ConfigError as exc:
+            self.reload_failures += 1
+            for problem in exc.problems:
+                log.error("reload refused, keeping the running config: %s", problem)
+            self._record_reload(ok=False, message=str(exc))
+            return False, str(exc)
+        except Exception as exc:  # a keyword the matcher refuses, a bad timezone, …
+            self.reload_failures += 1
+            log.error("reload refused, keeping the running config: %s", exc)
+            self._record_reload(ok=False, message=str(exc))
+            return False, str(exc)
+        old_policy = fetch_policy(self.runtime.config)
+        self.runtime = runtime
+        if fetch_policy(config) != old_policy:
+            old = self.fetcher
+            self.fetcher = Fetcher(fetch_policy(config))
+            self.poller.fetcher = self.fetcher
+            asyncio.get_running_loop().create_task(_close_later(old))
+        self.scheduler.sync_feeds()
+        self._record_reload(ok=True, message="")
+        summary = f"{len(config.feeds)} feeds, {len(config.topics)} topics"
+        log.info("configuration reloaded: %s", summary)
+        return True, summary
+
+    def _record_reload(self, *, ok: bool, message: str) -> None:
+        with contextlib.suppress(sqlite3.Error), transaction(self.conn):
+            runtime_rows.put(self.conn, "reload_ok", "1" if ok else "0")
+            runtime_rows.put(self.conn, "reload_error", message[:2000])
+
+
+async def _close_later(fetcher: Fetcher) -> None:
+    await asyncio.sleep(60)
+    await fetcher.aclose()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+async def watch_config(service: Service) -> None:
+    """Reloads when feeds.yaml changes on disk (editors replace the file; mtime catches both)."""
+    while not service.stop_event.is_set():
+        await asyncio.sleep(WATCH_SECONDS)
+        mtime = _mtime(service.options.config_path)
+        if mtime and mtime != service.config_mtime:
+            service.config_mtime = mtime
+            log.info("feeds.yaml changed on disk, reloading")
+            service.reload()
+
+
+async def run_service(options: Options, config: Config) -> int:
+    """Runs until a stop signal; returns the process exit code."""
+    lock = StateLock(options.state_dir)
+    lock.acquire()
+    try:
+        return await _run_locked(options, config)
+    finally:
+        lock.release()
+
+
+async def _run_locked(options: Options, config: Config) -> int:
+    conn = connect(options.state_dir)
+    runtime = Runtime.build(config, console=options.token is None)
+    fetcher = Fetcher(fetch_policy(config))
+    sender: Sender
+    bot = None
+    if options.token is None:
+        sender = ConsoleSender()
+        log.info("no TELEGRAM_BOT_TOKEN: alerts are printed to the terminal")
+    else:
+        bot = make_bot(options.token, options.api_url)
+        sender = TelegramSender(bot)
+    pacer = Pacer(config.telegram.rate_per_second)
+    worker = DeliveryWorker(conn, sender, pacer)
+    holder: list[Service] = []
+    poller = Poller(conn, fetcher, lambda: holder[0].runtime, on_queued=worker.wake)
+    scheduler = PollScheduler(conn, poller, lambda: holder[0].runtime)
+    service = Service(
+        options=options,
+        conn=conn,
+        runtime=runtime,
+        fetcher=fetcher,
+        poller=poller,
+        worker=worker,
+        scheduler=scheduler,
+        sender=sender,
+        config_mtime=_mtime(options.config_path),
+    )
+    holder.append(service)
+    worker.on_fatal = lambda reason: service.stop(3, f"Telegram refused the bot token: {reason}")
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, service.stop)
+    loop.add_signal_handler(signal.SIGHUP, service.reload)
+    frontend = None
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        if bot is not None:
+            from bot.telegram.frontend import TelegramFrontend
+
+            frontend = TelegramFrontend(service, bot)
+            await frontend.start()
+        scheduler.start()
+        tasks.append(asyncio.create_task(worker.run(), name="deliver"))
+        tasks.append(asyncio.create_task(watch_config(service), name="watch"))
+        log.info(
+            "vigil running: %d feeds, %d topics, state in %s",
+            len(config.feeds),
+            len(config.topics),
+            options.state_dir,
+        )
+        await service.stop_event.wait()
+    finally:
+        log.info("stopping")
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        await scheduler.stop(grace=STOP_GRACE / 2)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_GRACE / 2)
+        if frontend is not None:
+            with contextlib.suppress(Exception):
+                await frontend.stop()
+        with contextlib.suppress(Exception):
+            await sender.close()
+        await service.fetcher.aclose()
+        poller.close()
+        with contextlib.suppress(sqlite3.Error), transaction(conn):
+            runtime_rows.delete(conn, "heartbeat")
+        conn.close()
+    if service.exit_reason:
+        log.error("%s", service.exit_reason)
+    return service.exit_code
+
+
+def api_url_from_env() -> str:
+    return os.environ.get("TELEGRAM_API_URL", "").strip() or "https://api.telegram.org"

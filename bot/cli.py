@@ -1,0 +1,175 @@
+"""The `vigil` command line: run, once, check, match, status, health.
+
+Exit codes follow SPEC: `check` 2 on an invalid feeds.yaml; `once` 1 when a feed failed;
+`match` 1 when nothing matched; `health` 1 with the reason. Errors that stop a command before it
+starts (a locked or unreadable state directory, an unreadable token file) exit 2 with one line
+saying what is wrong and where. Nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.config import Config, ConfigError, load_config
+from bot.logs import setup_logging
+from bot.secrets import Secret, TokenError, token_from_env
+from bot.store.db import StateError
+
+log = logging.getLogger("vigil.cli")
+
+
+def _env_path(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=None,
+        help="feeds.yaml to use (default: $VIGIL_CONFIG or ./feeds.yaml)",
+    )
+    common.add_argument(
+        "--state",
+        metavar="DIR",
+        default=None,
+        help="state directory holding vigil.db (default: $VIGIL_STATE_DIR or ./state)",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser = argparse.ArgumentParser(
+        prog="vigil",
+        description="Vigil watches official feeds and alerts Telegram chats when a new "
+        "statement mentions a tracked topic.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"vigil {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser(
+        "run",
+        parents=[common],
+        help="the service: poll on schedule, deliver, answer Telegram commands",
+        description="Runs until SIGTERM/SIGINT. SIGHUP or an edit of feeds.yaml reloads it; an "
+        "invalid edit is refused and the running configuration stays. Without "
+        "TELEGRAM_BOT_TOKEN, alerts are printed to the terminal.",
+    )
+    once = sub.add_parser(
+        "once",
+        parents=[common],
+        help="poll every (or the named) feed once, deliver, exit (1 if a feed failed)",
+        description="One poll of every feed (or those named with --feed), then delivery of "
+        "what matched, then exit. Exit status 1 when any feed failed.",
+    )
+    once.add_argument("--feed", action="append", default=[], metavar="ID", help="only this feed")
+    once.add_argument(
+        "--dry-run", action="store_true", help="print what would be sent; change no state"
+    )
+    once.add_argument("--json", action="store_true", help="one JSON object per alert")
+
+    check = sub.add_parser(
+        "check",
+        parents=[common],
+        help="validate feeds.yaml (exit 2 when invalid)",
+        description="Validates feeds.yaml and prints a summary. Each problem is printed as "
+        "feeds.yaml:LINE: key.path: what is wrong; the exit status is then 2.",
+    )
+    check.add_argument("path", nargs="?", help="file to check (default: --config)")
+
+    match = sub.add_parser(
+        "match",
+        parents=[common],
+        help="show which topics match a text and why (exit 1 when none)",
+        description="Tests topics against a text, a file (a feed, an HTML page or plain text) "
+        "or a URL, and shows each matching keyword and where it was found.",
+    )
+    match.add_argument("text", nargs="?", help="text to test")
+    match.add_argument("--file", metavar="F", help="read the text (or a feed) from a file")
+    match.add_argument("--url", metavar="URL", help="fetch a feed or page and test its items")
+    match.add_argument("--topic", action="append", default=[], metavar="ID", help="only topic")
+    match.add_argument("--json", action="store_true", help="one JSON object per match")
+
+    status = sub.add_parser(
+        "status",
+        parents=[common],
+        help="per-feed health and the outbox backlog",
+        description="Shows, per feed, the last success, the last error, items seen, alerts "
+        "sent and the next poll, then the outbox backlog.",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object per line")
+    sub.add_parser(
+        "health",
+        parents=[common],
+        help="exit 0 when the running service is healthy, 1 with the reason otherwise",
+        description="Reads the state database: the scheduler's heartbeat must be recent, the "
+        "database writable, and the outbox moving. Used by the container HEALTHCHECK.",
+    )
+    return parser
+
+
+def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    config = args.config or _env_path("VIGIL_CONFIG", "feeds.yaml")
+    state = args.state or _env_path("VIGIL_STATE_DIR", "state")
+    return Path(config), Path(state)
+
+
+def _load(path: Path) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{path}: {len(exc.problems)} problem(s); nothing was started", file=sys.stderr)
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # RetryAfter warns on every 429 unless PTB returns timedeltas (API-NOTES §1.1).
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
+    config_path, state_dir = _paths(args)
+    try:
+        token = token_from_env()
+    except TokenError as exc:
+        print(f"vigil: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(
+        fmt=_env_path("VIGIL_LOG_FORMAT", "text"),
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        secrets=(token.reveal(),) if token else (),
+    )
+    from bot import commands
+
+    try:
+        if args.command == "check":
+            return commands.check(Path(args.path) if args.path else config_path)
+        config = _load(config_path)
+        if config is None:
+            return 2
+        if args.command == "match":
+            return commands.match(config, args)
+        if args.command == "status":
+            return commands.status(config, state_dir, as_json=args.json)
+        if args.command == "health":
+            return commands.health(config, state_dir)
+        if args.command == "once":
+            return asyncio.run(commands.once(config, state_dir, token, args))
+        return asyncio.run(commands.run(config_path, state_dir, token, config))
+    except StateError as exc:
+        print(f"vigil: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _json_line(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)

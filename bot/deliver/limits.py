@@ -1,0 +1,84 @@
+"""Telegram's published sending limits, as a pacer that says when a chat may receive next.
+
+From the Bot FAQ ("My bot is hitting limits"): about one message per second in a chat, no more
+than 20 messages per minute in a group or channel, and about 30 messages per second overall.
+python-telegram-bot's AIORateLimiter has no per-private-chat limit (API-NOTES §1.9), so Vigil
+keeps its own. Time is `time.monotonic()`, injectable, so a wall-clock jump changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+PER_CHAT_INTERVAL = 1.05  # a little over 1 s: the server measures arrivals, not our sends
+GROUP_WINDOW = 60.0
+GROUP_MAX = 20
+
+
+def is_group(chat_id: str) -> bool:
+    """Negative ids are groups, supergroups and channels; `@name` is a public channel/group."""
+    return chat_id.startswith(("-", "@"))
+
+
+class Pacer:
+    def __init__(
+        self,
+        overall_per_second: float,
+        *,
+        per_chat_interval: float = PER_CHAT_INTERVAL,
+        group_max: int = GROUP_MAX,
+        group_window: float = GROUP_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.overall_interval = 1.0 / overall_per_second
+        self.per_chat_interval = per_chat_interval
+        self.group_max = group_max
+        self.group_window = group_window
+        self.clock = clock
+        self._next_overall = 0.0
+        self._next_chat: dict[str, float] = {}
+        self._group_sends: dict[str, deque[float]] = {}
+        self._paused_until: dict[str, float] = {}
+
+    def chat_ready_at(self, chat_id: str) -> float:
+        """Earliest monotonic time this chat may receive a message (ignoring the overall rate)."""
+        ready = max(self._next_chat.get(chat_id, 0.0), self._paused_until.get(chat_id, 0.0))
+        window = self._group_sends.get(chat_id)
+        if window is not None and len(window) >= self.group_max:
+            ready = max(ready, window[0] + self.group_window)
+        return ready
+
+    def overall_ready_at(self) -> float:
+        return self._next_overall
+
+    def record(self, chat_id: str) -> None:
+        """Counts a send that is starting now."""
+        now = self.clock()
+        self._next_overall = max(now, self._next_overall) + self.overall_interval
+        self._next_chat[chat_id] = now + self.per_chat_interval
+        if is_group(chat_id):
+            window = self._group_sends.setdefault(chat_id, deque())
+            window.append(now)
+            while window and window[0] <= now - self.group_window:
+                window.popleft()
+            while len(window) > self.group_max:
+                window.popleft()
+
+    def pause(self, chat_id: str, seconds: float) -> None:
+        """Telegram said 429 retry_after for this chat: hold it that long."""
+        self._paused_until[chat_id] = max(
+            self._paused_until.get(chat_id, 0.0), self.clock() + seconds
+        )
+
+    def forget_idle(self) -> None:
+        """Drops bookkeeping of chats that are free again, so memory tracks active chats only."""
+        now = self.clock()
+        for table in (self._next_chat, self._paused_until):
+            for chat in [c for c, t in table.items() if t <= now]:
+                del table[chat]
+        for chat in [
+            c for c, w in self._group_sends.items() if not w or w[-1] <= now - self.group_window
+        ]:
+            del self._group_sends[chat]

@@ -1,0 +1,141 @@
+"""Sending through the Telegram Bot API with python-telegram-bot, errors classified.
+
+Traps handled here (API-NOTES §1, §2.4): `BadRequest` and `TimedOut` are subclasses of
+`NetworkError`, so they are caught first; PTB lowercases error text, so messages are matched
+case-insensitively; a read timeout after the request was written is ambiguous (it may have
+been delivered), while connect and pool timeouts mean nothing was sent. An HTML entity error is
+answered by resending once as plain text; "message is too long" by a truncated plain resend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import httpx
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+
+from bot.deliver.sender import SendResult, Status
+from bot.secrets import Secret
+
+log = logging.getLogger("vigil.telegram")
+
+DEFAULT_API_URL = "https://api.telegram.org"
+MAX_TEXT = 4096
+
+
+def api_urls(root: str) -> tuple[str, str]:
+    """Bot API base URLs for PTB; a trailing slash would make `//bot…` paths that 404."""
+    root = root.rstrip("/")
+    return f"{root}/bot", f"{root}/file/bot"
+
+
+def make_bot(token: Secret, api_url: str, *, pool_size: int = 16) -> Bot:
+    base_url, base_file_url = api_urls(api_url)
+    request = HTTPXRequest(
+        connection_pool_size=pool_size,
+        connect_timeout=5.0,
+        read_timeout=10.0,
+        write_timeout=10.0,
+        pool_timeout=5.0,
+        # Proxies come from feeds.yaml decisions, not from whatever the container env holds.
+        httpx_kwargs={"trust_env": False},
+    )
+    return Bot(
+        token.reveal(),
+        base_url=base_url,
+        base_file_url=base_file_url,
+        request=request,
+        get_updates_request=HTTPXRequest(
+            connection_pool_size=1, read_timeout=20.0, httpx_kwargs={"trust_env": False}
+        ),
+    )
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    value = exc.retry_after
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def classify(exc: BaseException) -> SendResult:
+    """Maps a PTB exception to what the worker should do with the row."""
+    text = str(exc)
+    lowered = text.lower()
+    if isinstance(exc, RetryAfter):
+        return SendResult(Status.RATE_LIMITED, error=text, retry_after=retry_seconds(exc))
+    if isinstance(exc, ChatMigrated):
+        return SendResult(Status.MIGRATED, error=text, new_chat_id=str(exc.new_chat_id))
+    if isinstance(exc, Forbidden):
+        return SendResult(Status.GONE, error=text)
+    if isinstance(exc, InvalidToken):
+        return SendResult(Status.FATAL, error="the bot token was rejected by Telegram")
+    if isinstance(exc, BadRequest):
+        if "chat not found" in lowered or "user not found" in lowered:
+            return SendResult(Status.GONE, error=text)
+        return SendResult(Status.PERMANENT, error=text)
+    if isinstance(exc, TimedOut):
+        cause = exc.__cause__
+        not_sent = isinstance(cause, httpx.ConnectTimeout | httpx.PoolTimeout) or (
+            "not* sent" in lowered or "pool timeout" in lowered
+        )
+        return SendResult(Status.RETRY, error=text or "timed out", uncertain=not not_sent)
+    if isinstance(exc, NetworkError | TelegramError):
+        return SendResult(Status.RETRY, error=text)
+    return SendResult(Status.RETRY, error=repr(exc)[:200])
+
+
+class TelegramSender:
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self._no_preview = LinkPreviewOptions(is_disabled=True)
+
+    async def send(self, chat_id: str, html: str, plain: str) -> SendResult:
+        target: int | str = int(chat_id) if _is_int(chat_id) else chat_id
+        try:
+            await self.bot.send_message(
+                target, html, parse_mode=ParseMode.HTML, link_preview_options=self._no_preview
+            )
+        except Exception as exc:
+            result = classify(exc)
+            if result.status is Status.PERMANENT and _is_markup_error(str(exc)):
+                log.error(
+                    "telegram rejected the alert's HTML, resending as plain text: %s",
+                    exc,
+                    extra={"chat_id": chat_id},
+                )
+                return await self._send_plain(target, plain[:MAX_TEXT])
+            return result
+        return SendResult(Status.SENT)
+
+    async def _send_plain(self, target: int | str, text: str) -> SendResult:
+        try:
+            await self.bot.send_message(target, text, link_preview_options=self._no_preview)
+        except Exception as exc:
+            return classify(exc)
+        return SendResult(Status.SENT, note="sent as plain text after an HTML error")
+
+    async def close(self) -> None:
+        await self.bot.shutdown()
+
+
+def _is_int(value: str) -> bool:
+    return value.lstrip("-").isdigit()
+
+
+def _is_markup_error(message: str) -> bool:
+    lowered = message.lower()
+    return "can't parse entities" in lowered or "message is too long" in lowered

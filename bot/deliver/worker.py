@@ -1,0 +1,220 @@
+"""The delivery worker: drains the outbox, paced, fair, and at least once.
+
+Rules:
+- A row leaves `pending` only on a final outcome from the sender; a crash in between means the
+  row is sent again on restart — the single duplicate SPEC allows for a message in flight.
+- Fair: each pass takes the oldest due row of each chat, so a chat with a long backlog cannot
+  hold the others; within a chat rows go oldest first.
+- Paced by :class:`bot.deliver.limits.Pacer` (1/s per chat, 20/min per group, `rate_per_second`
+  overall); a 429 pauses that chat for `retry_after` and stores the next attempt on the row.
+- When Telegram is unreachable the whole worker backs off (doubling to 5 minutes) instead of
+  failing every row in turn; rows keep their place so recovery delivers oldest first.
+- A read timeout after the request went out is ambiguous: the message may have arrived. Vigil
+  retries once (at-least-once) and records `uncertain` on the row; a second ambiguous timeout
+  marks the row sent-uncertain rather than risking a second duplicate (RELIABILITY C6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Callable
+
+from bot.deliver.limits import Pacer
+from bot.deliver.sender import SendResult, Sender, Status
+from bot.store import outbox, subs
+from bot.store.db import transaction
+
+log = logging.getLogger("vigil.deliver")
+
+BATCH = 500
+MAX_RETRY_DELAY = 300.0
+MAX_IDLE_WAIT = 30.0
+UNCERTAIN = "uncertain"
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        sender: Sender,
+        pacer: Pacer,
+        *,
+        wall: Callable[[], float] = time.time,
+        concurrency: int = 8,
+        on_fatal: Callable[[str], None] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.sender = sender
+        self.pacer = pacer
+        self.wall = wall
+        self.mono = pacer.clock
+        self.on_fatal = on_fatal
+        self.concurrency = concurrency
+        self._wake = asyncio.Event()
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._network_failures = 0
+        self._paused_until = 0.0
+        self.fatal: str | None = None
+        self.sent = 0
+        self.failed = 0
+        self.rate_limited = 0
+        self.last_progress = self.mono()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Delivers until cancelled (or, with until_idle, until nothing is due)."""
+        try:
+            while self.fatal is None:
+                wait = self._dispatch()
+                if until_idle and not self._tasks and self._idle():
+                    return
+                await self._sleep(wait)
+        finally:
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _idle(self) -> bool:
+        """Nothing due now — or Telegram keeps failing, so a one-shot run leaves it queued."""
+        return self._network_failures >= 3 or not outbox.due(self.conn, self.wall(), 1)
+
+    async def _sleep(self, wait: float | None) -> None:
+        self._wake.clear()
+        timeout = MAX_IDLE_WAIT if wait is None else max(0.0, min(wait, MAX_IDLE_WAIT))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+
+    def _dispatch(self) -> float | None:
+        """Starts every send that is allowed now; returns seconds until the next one may start."""
+        now_mono = self.mono()
+        if now_mono < self._paused_until:
+            return self._paused_until - now_mono
+        rows = outbox.due(self.conn, self.wall(), BATCH)
+        next_wait: float | None = None
+        heads: dict[str, outbox.OutboxRow] = {}
+        for row in rows:
+            if row.chat_id not in heads and row.chat_id not in self._in_flight:
+                heads[row.chat_id] = row
+        for chat_id, row in heads.items():
+            now_mono = self.mono()
+            ready = max(self.pacer.chat_ready_at(chat_id), self.pacer.overall_ready_at())
+            full = len(self._tasks) >= self.concurrency
+            if ready > now_mono or full:
+                wait = max(ready - now_mono, 0.005)
+                next_wait = wait if next_wait is None else min(next_wait, wait)
+                if self.pacer.overall_ready_at() > now_mono or full:
+                    break  # nothing else can start before the overall slot frees
+                continue
+            self.pacer.record(chat_id)
+            self._in_flight.add(chat_id)
+            task = asyncio.create_task(self._deliver(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if len(rows) >= BATCH or (heads and next_wait is None and self._in_flight):
+            next_wait = 0.01 if next_wait is None else next_wait
+        if next_wait is None and not rows:
+            upcoming = outbox.next_due_at(self.conn)
+            if upcoming is not None:
+                next_wait = max(upcoming - self.wall(), 0.01)
+        return next_wait
+
+    async def _deliver(self, row: outbox.OutboxRow) -> None:
+        try:
+            result = await self.sender.send(row.chat_id, row.text_html, row.text_plain)
+            self._apply(row, result)
+        except Exception:
+            log.exception("delivery crashed", extra={"chat_id": row.chat_id})
+            self._apply(row, SendResult(Status.RETRY, error="internal error"))
+        finally:
+            self._in_flight.discard(row.chat_id)
+            self._wake.set()
+
+    def _apply(self, row: outbox.OutboxRow, result: SendResult) -> None:
+        now = self.wall()
+        extra = {"chat_id": row.chat_id, "item_key": row.statement_key}
+        conn = self.conn
+        try:
+            with transaction(conn):
+                self._record(conn, row, result, now, extra)
+        except sqlite3.Error as exc:
+            # The send happened but could not be recorded (disk full): on restart this one row
+            # is sent again — the single duplicate a crash may cause (RELIABILITY C15).
+            log.error("could not record a delivery outcome: %s", exc, extra=extra)
+
+    def _record(
+        self,
+        conn: sqlite3.Connection,
+        row: outbox.OutboxRow,
+        result: SendResult,
+        now: float,
+        extra: dict[str, str],
+    ) -> None:
+        status = result.status
+        if status is Status.SENT:
+            outbox.mark_sent(conn, row.id, now, result.note)
+            self.sent += 1
+            self.last_progress = self.mono()
+            self._network_failures = 0
+            return
+        if status is Status.RETRY and result.uncertain:
+            if (row.attempts or 0) > 0 and self._previous_uncertain(conn, row.id):
+                outbox.mark_sent(conn, row.id, now, "sent-uncertain: two ambiguous timeouts")
+                log.warning("delivery uncertain; not retried again", extra=extra)
+                return
+            outbox.mark_retry(conn, row.id, now + 1.0, f"{UNCERTAIN}: {result.error}")
+            log.warning("ambiguous timeout, retrying once: %s", result.error, extra=extra)
+            return
+        if status is Status.RETRY:
+            self._network_failures += 1
+            pause = min(2.0 ** min(self._network_failures, 9), MAX_RETRY_DELAY)
+            pause *= random.uniform(0.8, 1.2)
+            self._paused_until = self.mono() + pause
+            outbox.mark_retry(conn, row.id, now, result.error)
+            log.warning(
+                "telegram unavailable, pausing delivery %.0fs: %s",
+                pause,
+                result.error,
+                extra=extra,
+            )
+            return
+        if status is Status.RATE_LIMITED:
+            wait = max(result.retry_after or 1.0, 1.0)
+            self.rate_limited += 1
+            self.pacer.pause(row.chat_id, wait)
+            outbox.mark_retry(conn, row.id, now + wait, f"429 retry after {wait:.0f}s")
+            log.warning("rate limited by telegram", extra={**extra, "retry_after": wait})
+            return
+        if status is Status.GONE:
+            dropped = outbox.drop_chat(conn, row.chat_id, result.error)
+            subs.deactivate(conn, row.chat_id, result.error)
+            log.warning(
+                "chat is gone, unsubscribed: %s", result.error, extra={**extra, "count": dropped}
+            )
+            return
+        if status is Status.MIGRATED and result.new_chat_id:
+            outbox.move_chat(conn, row.chat_id, result.new_chat_id)
+            subs.move_chat(conn, row.chat_id, result.new_chat_id)
+            log.info("chat migrated to %s", result.new_chat_id, extra=extra)
+            return
+        if status is Status.FATAL:
+            self.fatal = result.error
+            log.critical("telegram refused the bot token; delivery stopped", extra=extra)
+            if self.on_fatal is not None:
+                self.on_fatal(result.error)
+            return
+        outbox.mark_failed(conn, row.id, result.error)
+        self.failed += 1
+        log.error("telegram refused the message: %s", result.error, extra=extra)
+
+    @staticmethod
+    def _previous_uncertain(conn: sqlite3.Connection, row_id: int) -> bool:
+        found = conn.execute("SELECT last_error FROM outbox WHERE id = ?", (row_id,)).fetchone()
+        return bool(found and found[0] and str(found[0]).startswith(UNCERTAIN))

@@ -1,0 +1,140 @@
+"""The poll loop: an APScheduler tick that starts every due feed, never one feed twice.
+
+The schedule itself lives on the feed rows (`next_poll_at`), so a restart resumes it and a
+reload changes it without rebuilding jobs. APScheduler runs one `tick` job each second with
+`max_instances=1, coalesce=True` and no misfire grace limit: a slow tick is skipped, not
+queued, and a wall-clock jump causes no burst of catch-up runs (RELIABILITY D10, D11). A feed
+already being polled is never started again until its poll ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.config import Feed
+from bot.pipeline import Poller, PollReport, Runtime
+from bot.store import feeds as feed_rows
+from bot.store import runtime as runtime_rows
+from bot.store.db import transaction
+
+log = logging.getLogger("vigil.scheduler")
+
+TICK_SECONDS = 1.0
+HEARTBEAT_SECONDS = 5.0
+
+
+class PollScheduler:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        poller: Poller,
+        runtime: Callable[[], Runtime],
+        *,
+        clock: Callable[[], float] = time.time,
+        on_report: Callable[[PollReport], None] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.poller = poller
+        self.runtime = runtime
+        self.clock = clock
+        self.on_report = on_report
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._scheduler: AsyncIOScheduler | None = None
+        self._last_heartbeat = 0.0
+        self._not_before: dict[str, float] = {}
+        self.last_tick = time.monotonic()
+        self.ticks = 0
+
+    def start(self) -> None:
+        """Must run inside the event loop (APScheduler 3 takes the running loop)."""
+        self.sync_feeds()
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=TICK_SECONDS,
+            id="tick",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def sync_feeds(self) -> None:
+        feeds = {feed.id: feed.url for feed in self.runtime().config.feeds}
+        with transaction(self.conn):
+            feed_rows.sync_feeds(self.conn, feeds)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        if self._scheduler is not None:
+            with contextlib.suppress(Exception):
+                self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        tasks = list(self._in_flight.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+
+    @property
+    def polling(self) -> frozenset[str]:
+        return frozenset(self._in_flight)
+
+    async def tick(self) -> None:
+        self.last_tick = time.monotonic()
+        self.ticks += 1
+        now = self.clock()
+        try:
+            self._heartbeat(now)
+            self._start_due(now)
+        except sqlite3.Error as exc:
+            log.error("scheduler tick failed: %s", exc)
+
+    def _heartbeat(self, now: float) -> None:
+        if now - self._last_heartbeat < HEARTBEAT_SECONDS and now >= self._last_heartbeat:
+            return
+        self._last_heartbeat = now
+        with transaction(self.conn):
+            runtime_rows.put(self.conn, "heartbeat", f"{now:.3f}")
+
+    def _start_due(self, now: float) -> None:
+        config = self.runtime().config
+        by_id = {feed.id: feed for feed in config.feeds}
+        horizon = max(config.settings.max_backoff, 86_400.0) * 2
+        for feed_id in feed_rows.due_feeds(self.conn, now, horizon):
+            feed = by_id.get(feed_id)
+            if feed is None or feed_id in self._in_flight:
+                continue
+            if self._not_before.get(feed_id, 0.0) > time.monotonic():
+                continue
+            task = asyncio.create_task(self._poll(feed), name=f"poll:{feed_id}")
+            self._in_flight[feed_id] = task
+
+    async def _poll(self, feed: Feed) -> None:
+        try:
+            report = await self.poller.poll(feed)
+            if self.on_report is not None:
+                self.on_report(report)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The store failed (disk full, locked): back off in memory so the feed is not
+            # retried every tick; its row keeps the last committed state.
+            log.error("poll failed: %s", exc, extra={"feed_id": feed.id})
+            self._not_before[feed.id] = time.monotonic() + 60.0
+            with contextlib.suppress(sqlite3.Error):
+                interval = self.runtime().config.feed_interval(feed)
+                with transaction(self.conn):
+                    feed_rows.reschedule(self.conn, feed.id, self.clock() + min(interval, 300))
+        finally:
+            self._in_flight.pop(feed.id, None)

@@ -1,0 +1,149 @@
+"""Per-feed rows: validators, the schedule, health and counters.
+
+The schedule lives here (next_poll_at, consecutive_errors), not in APScheduler's memory, so a
+restart keeps it. Rows are keyed by the feed id of feeds.yaml; a changed URL resets validators
+(another server's ETag means nothing) but keeps the seen items, so nothing is resent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from bot.model import ErrorKind
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    feed_id: str
+    url: str
+    title: str | None
+    etag: str | None
+    last_modified: str | None
+    baselined: bool
+    next_poll_at: float
+    last_poll_at: float | None
+    last_success_at: float | None
+    last_error_at: float | None
+    last_error_kind: str | None
+    last_error: str | None
+    consecutive_errors: int
+    polls: int
+    failures: int
+    items_seen: int
+    alerts_queued: int
+
+
+def _row(row: sqlite3.Row) -> FeedRow:
+    return FeedRow(
+        feed_id=row["feed_id"],
+        url=row["url"],
+        title=row["title"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        baselined=bool(row["baselined"]),
+        next_poll_at=row["next_poll_at"],
+        last_poll_at=row["last_poll_at"],
+        last_success_at=row["last_success_at"],
+        last_error_at=row["last_error_at"],
+        last_error_kind=row["last_error_kind"],
+        last_error=row["last_error"],
+        consecutive_errors=row["consecutive_errors"],
+        polls=row["polls"],
+        failures=row["failures"],
+        items_seen=row["items_seen"],
+        alerts_queued=row["alerts_queued"],
+    )
+
+
+def sync_feeds(conn: sqlite3.Connection, feeds: dict[str, str]) -> None:
+    """Creates rows for new feed ids; a changed URL drops the old validators."""
+    for feed_id, url in feeds.items():
+        conn.execute(
+            "INSERT INTO feeds (feed_id, url) VALUES (?, ?) "
+            "ON CONFLICT (feed_id) DO UPDATE SET url = excluded.url, etag = NULL, "
+            "last_modified = NULL WHERE feeds.url != excluded.url",
+            (feed_id, url),
+        )
+
+
+def get_feed(conn: sqlite3.Connection, feed_id: str) -> FeedRow | None:
+    row = conn.execute("SELECT * FROM feeds WHERE feed_id = ?", (feed_id,)).fetchone()
+    return _row(row) if row else None
+
+
+def all_feeds(conn: sqlite3.Connection) -> list[FeedRow]:
+    return [_row(r) for r in conn.execute("SELECT * FROM feeds ORDER BY feed_id")]
+
+
+def due_feeds(conn: sqlite3.Connection, now: float, horizon: float) -> list[str]:
+    """Feed ids whose poll is due — or absurdly far ahead, which means the wall clock went back.
+
+    A row scheduled more than `horizon` seconds ahead cannot have come from any interval or
+    back-off Vigil computes, so it is polled now instead of stalling (RELIABILITY D10).
+    """
+    rows = conn.execute(
+        "SELECT feed_id FROM feeds WHERE next_poll_at <= ? OR next_poll_at > ? "
+        "ORDER BY next_poll_at",
+        (now, now + horizon),
+    )
+    return [r[0] for r in rows]
+
+
+def record_success(
+    conn: sqlite3.Connection,
+    feed_id: str,
+    *,
+    now: float,
+    next_poll_at: float,
+    etag: str | None,
+    last_modified: str | None,
+    title: str | None = None,
+    new_items: int = 0,
+    alerts: int = 0,
+    baselined: bool = True,
+) -> None:
+    conn.execute(
+        "UPDATE feeds SET etag = ?, last_modified = ?, title = coalesce(?, title), "
+        "baselined = max(baselined, ?), next_poll_at = ?, last_poll_at = ?, last_success_at = ?, "
+        "consecutive_errors = 0, polls = polls + 1, items_seen = items_seen + ?, "
+        "alerts_queued = alerts_queued + ? WHERE feed_id = ?",
+        (
+            etag,
+            last_modified,
+            title,
+            int(baselined),
+            next_poll_at,
+            now,
+            now,
+            new_items,
+            alerts,
+            feed_id,
+        ),
+    )
+
+
+def record_failure(
+    conn: sqlite3.Connection,
+    feed_id: str,
+    *,
+    now: float,
+    next_poll_at: float,
+    kind: ErrorKind,
+    message: str,
+) -> int:
+    """Counts a failed poll; returns the new number of consecutive errors."""
+    conn.execute(
+        "UPDATE feeds SET next_poll_at = ?, last_poll_at = ?, last_error_at = ?, "
+        "last_error_kind = ?, last_error = ?, consecutive_errors = consecutive_errors + 1, "
+        "polls = polls + 1, failures = failures + 1 WHERE feed_id = ?",
+        (next_poll_at, now, now, str(kind), message[:500], feed_id),
+    )
+    row = conn.execute(
+        "SELECT consecutive_errors FROM feeds WHERE feed_id = ?", (feed_id,)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def reschedule(conn: sqlite3.Connection, feed_id: str, next_poll_at: float) -> None:
+    conn.execute("UPDATE feeds SET next_poll_at = ? WHERE feed_id = ?", (next_poll_at, feed_id))

@@ -1,0 +1,109 @@
+"""Seen items: identity and dedup are database facts.
+
+An item is new exactly when `(feed_id, item_key)` is not in the table; insertion and the outbox
+rows for its alerts are written in one transaction by the pipeline, so an item is never marked
+seen without its alerts being queued (RELIABILITY §4.1).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.model import Item
+
+_CHUNK = 500  # bound parameters per statement, well under SQLite's limit
+
+
+@dataclass(frozen=True, slots=True)
+class RecentMatch:
+    feed_id: str
+    title: str
+    link: str | None
+    published_at: float | None
+    first_seen_at: float
+    topics: tuple[str, ...]
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def known_keys(conn: sqlite3.Connection, feed_id: str, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(keys):
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT item_key FROM items WHERE feed_id = ? AND item_key IN ({marks})",  # noqa: S608
+            (feed_id, *chunk),
+        )
+        found.update(r[0] for r in rows)
+    return found
+
+
+def known_links(conn: sqlite3.Connection, feed_id: str, links: Sequence[str]) -> set[str]:
+    """Links this feed already published under another key (GUID churn, RELIABILITY A9)."""
+    found: set[str] = set()
+    for chunk in _chunks(links):
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT link FROM items WHERE feed_id = ? AND link IN ({marks})",  # noqa: S608
+            (feed_id, *chunk),
+        )
+        found.update(r[0] for r in rows)
+    return found
+
+
+def insert_item(
+    conn: sqlite3.Connection,
+    feed_id: str,
+    item: Item,
+    *,
+    link_key: str | None,
+    topics: Sequence[str],
+    now: float,
+) -> int | None:
+    """Inserts an item; returns its row id, or None when it was already known."""
+    published = item.published.timestamp() if item.published else None
+    topics_json = json.dumps(list(topics)) if topics else ""
+    row = conn.execute(
+        "INSERT INTO items (feed_id, item_key, link, title, published_at, first_seen_at, topics) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed_id, item_key) DO NOTHING RETURNING id",
+        (feed_id, item.key, link_key, item.title[:500], published, now, topics_json),
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def recent_matches(
+    conn: sqlite3.Connection, *, topic_id: str | None = None, limit: int = 10
+) -> list[RecentMatch]:
+    """The latest matched statements, newest first (for `/recent`)."""
+    query = "SELECT * FROM items WHERE topics != '' "
+    params: list[object] = []
+    if topic_id is not None:
+        query += "AND EXISTS (SELECT 1 FROM json_each(items.topics) WHERE value = ?) "
+        params.append(topic_id)
+    query += "ORDER BY first_seen_at DESC, id DESC LIMIT ?"
+    params.append(limit)
+    return [
+        RecentMatch(
+            feed_id=r["feed_id"],
+            title=r["title"],
+            link=r["link"],
+            published_at=r["published_at"],
+            first_seen_at=r["first_seen_at"],
+            topics=tuple(json.loads(r["topics"])),
+        )
+        for r in conn.execute(query, params)
+    ]
+
+
+def count_items(conn: sqlite3.Connection, feed_id: str | None = None) -> int:
+    if feed_id is None:
+        return int(conn.execute("SELECT count(*) FROM items").fetchone()[0])
+    return int(
+        conn.execute("SELECT count(*) FROM items WHERE feed_id = ?", (feed_id,)).fetchone()[0]
+    )

@@ -1,0 +1,150 @@
+"""The outbox: every alert is a row before it is a message.
+
+Rows are written in the transaction that records their item, so a crash between matching and
+sending loses nothing. A row is `pending` until the sender reports the outcome; it becomes `sent`,
+`failed` (permanent: Telegram refused it for good) or `dropped` (its chat blocked the bot or
+vanished). `UNIQUE (chat_id, statement_key)` makes "one message per chat per statement" a fact of
+the database: several topics, two feeds with the same canonical link, or a restart cannot queue
+it twice. The only duplicate left is a message in flight when the process died (SPEC).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"
+DROPPED = "dropped"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    chat_id: str
+    item_id: int
+    statement_key: str
+    topics: str
+    text_html: str
+    text_plain: str
+    attempts: int
+    next_attempt_at: float
+    created_at: float
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    *,
+    item_id: int,
+    chat_ids: Iterable[str],
+    statement_key: str,
+    topics: Iterable[str],
+    text_html: str,
+    text_plain: str,
+    now: float,
+) -> list[str]:
+    """Queues one alert per chat; returns the chats that did not have this statement yet."""
+    topic_list = ",".join(topics)
+    queued: list[str] = []
+    for chat_id in chat_ids:
+        cursor = conn.execute(
+            "INSERT INTO outbox (item_id, chat_id, statement_key, topics, text_html, text_plain, "
+            "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (chat_id, statement_key) DO NOTHING",
+            (item_id, chat_id, statement_key, topic_list, text_html, text_plain, now, now),
+        )
+        if cursor.rowcount:
+            queued.append(chat_id)
+    return queued
+
+
+def due(conn: sqlite3.Connection, now: float, limit: int = 500) -> list[OutboxRow]:
+    """Pending rows whose time has come, oldest first; bounded so a backlog never fills memory."""
+    rows = conn.execute(
+        "SELECT id, chat_id, item_id, statement_key, topics, text_html, text_plain, attempts, "
+        "next_attempt_at, created_at FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? "
+        "ORDER BY next_attempt_at, id LIMIT ?",
+        (now, limit),
+    )
+    return [OutboxRow(*r) for r in rows]
+
+
+def next_due_at(conn: sqlite3.Connection) -> float | None:
+    row = conn.execute("SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'").fetchone()
+    return float(row[0]) if row and row[0] is not None else None
+
+
+def mark_sent(conn: sqlite3.Connection, row_id: int, now: float, note: str | None = None) -> None:
+    conn.execute(
+        "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ? "
+        "WHERE id = ?",
+        (now, note, row_id),
+    )
+
+
+def mark_retry(conn: sqlite3.Connection, row_id: int, next_attempt_at: float, error: str) -> None:
+    conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+        "WHERE id = ?",
+        (next_attempt_at, error[:500], row_id),
+    )
+
+
+def mark_failed(conn: sqlite3.Connection, row_id: int, error: str) -> None:
+    conn.execute(
+        "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+        (error[:500], row_id),
+    )
+
+
+def drop_chat(conn: sqlite3.Connection, chat_id: str, reason: str) -> int:
+    """Drops a gone chat's pending rows; returns how many."""
+    cursor = conn.execute(
+        "UPDATE outbox SET state = 'dropped', last_error = ? "
+        "WHERE chat_id = ? AND state = 'pending'",
+        (reason[:500], chat_id),
+    )
+    return cursor.rowcount
+
+
+def move_chat(conn: sqlite3.Connection, old_chat_id: str, new_chat_id: str) -> None:
+    """Re-addresses pending rows after a group became a supergroup (ChatMigrated)."""
+    conn.execute(
+        "UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ? AND state = 'pending'",
+        (new_chat_id, old_chat_id),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    pending: int
+    oldest_created_at: float | None
+    sent: int
+    failed: int
+    dropped: int
+
+
+def backlog(conn: sqlite3.Connection) -> Backlog:
+    counts = dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+    oldest = conn.execute("SELECT min(created_at) FROM outbox WHERE state = 'pending'").fetchone()[
+        0
+    ]
+    return Backlog(
+        pending=int(counts.get(PENDING, 0)),
+        oldest_created_at=float(oldest) if oldest is not None else None,
+        sent=int(counts.get(SENT, 0)),
+        failed=int(counts.get(FAILED, 0)),
+        dropped=int(counts.get(DROPPED, 0)),
+    )
+
+
+def sent_count(conn: sqlite3.Connection, feed_id: str) -> int:
+    return int(
+        conn.execute(
+            "SELECT count(*) FROM outbox JOIN items ON items.id = outbox.item_id "
+            "WHERE items.feed_id = ? AND outbox.state = 'sent'",
+            (feed_id,),
+        ).fetchone()[0]
+    )

@@ -1,0 +1,156 @@
+"""Chats, topic subscriptions, personal tracked phrases and mutes — what Telegram users set.
+
+A chat that blocked the bot or vanished is marked inactive, never deleted: when it comes back
+and subscribes again the flag is cleared (RELIABILITY F10).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who wants what, read once per poll for routing."""
+
+    subscribers: dict[str, frozenset[str]]  # topic id → active chat ids
+    tracks: dict[str, tuple[str, ...]]  # chat id → phrases
+    muted: frozenset[str]
+
+
+def ensure_chat(conn: sqlite3.Connection, chat_id: str, kind: str, title: str, now: float) -> None:
+    conn.execute(
+        "INSERT INTO chats (chat_id, kind, title, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (chat_id) DO UPDATE SET kind = excluded.kind, title = excluded.title, "
+        "active = 1, deactivated_reason = NULL",
+        (chat_id, kind, title[:200], now),
+    )
+
+
+def subscribe(conn: sqlite3.Connection, chat_id: str, topic_ids: Iterable[str], now: float) -> int:
+    count = 0
+    for topic_id in topic_ids:
+        cursor = conn.execute(
+            "INSERT INTO subscriptions (chat_id, topic_id, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (chat_id, topic_id, now),
+        )
+        count += cursor.rowcount
+    return count
+
+
+def unsubscribe(conn: sqlite3.Connection, chat_id: str, topic_ids: Iterable[str] | None) -> int:
+    """Removes the given subscriptions, or all of the chat's when topic_ids is None."""
+    if topic_ids is None:
+        return conn.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,)).rowcount
+    return sum(
+        conn.execute(
+            "DELETE FROM subscriptions WHERE chat_id = ? AND topic_id = ?", (chat_id, t)
+        ).rowcount
+        for t in topic_ids
+    )
+
+
+def subscriptions_of(conn: sqlite3.Connection, chat_id: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT topic_id FROM subscriptions WHERE chat_id = ? ORDER BY topic_id", (chat_id,)
+    )
+    return [r[0] for r in rows]
+
+
+def track(conn: sqlite3.Connection, chat_id: str, phrase: str, now: float) -> bool:
+    cursor = conn.execute(
+        "INSERT INTO tracks (chat_id, phrase, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        (chat_id, phrase, now),
+    )
+    return cursor.rowcount > 0
+
+
+def untrack(conn: sqlite3.Connection, chat_id: str, phrase: str) -> bool:
+    cursor = conn.execute("DELETE FROM tracks WHERE chat_id = ? AND phrase = ?", (chat_id, phrase))
+    return cursor.rowcount > 0
+
+
+def tracks_of(conn: sqlite3.Connection, chat_id: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT phrase FROM tracks WHERE chat_id = ? ORDER BY created_at, phrase", (chat_id,)
+    )
+    return [r[0] for r in rows]
+
+
+def all_tracks(conn: sqlite3.Connection) -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    rows = conn.execute(
+        "SELECT tracks.chat_id, phrase FROM tracks LEFT JOIN chats USING (chat_id) "
+        "WHERE coalesce(chats.active, 1) = 1 ORDER BY tracks.chat_id, tracks.created_at"
+    )
+    for chat_id, phrase in rows:
+        out.setdefault(chat_id, []).append(phrase)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def set_mute(conn: sqlite3.Connection, chat_id: str, until: float | None) -> None:
+    conn.execute("UPDATE chats SET muted_until = ? WHERE chat_id = ?", (until, chat_id))
+
+
+def muted_until(conn: sqlite3.Connection, chat_id: str) -> float | None:
+    row = conn.execute("SELECT muted_until FROM chats WHERE chat_id = ?", (chat_id,)).fetchone()
+    return float(row[0]) if row and row[0] is not None else None
+
+
+def deactivate(conn: sqlite3.Connection, chat_id: str, reason: str) -> None:
+    """The chat is gone for the bot (blocked, kicked, deleted): stop routing to it."""
+    conn.execute(
+        "INSERT INTO chats (chat_id, created_at, active, deactivated_reason) "
+        "VALUES (?, strftime('%s','now'), 0, ?) "
+        "ON CONFLICT (chat_id) DO UPDATE SET active = 0, deactivated_reason = excluded.deactivated_reason",
+        (chat_id, reason[:200]),
+    )
+    conn.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,))
+    conn.execute("DELETE FROM tracks WHERE chat_id = ?", (chat_id,))
+
+
+def move_chat(conn: sqlite3.Connection, old_chat_id: str, new_chat_id: str) -> None:
+    """Follows a group → supergroup migration: the new id inherits everything."""
+    for table in ("subscriptions", "tracks"):
+        conn.execute(
+            f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",  # noqa: S608
+            (new_chat_id, old_chat_id),
+        )
+        conn.execute(f"DELETE FROM {table} WHERE chat_id = ?", (old_chat_id,))  # noqa: S608
+    conn.execute(
+        "UPDATE OR IGNORE chats SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+    )
+
+
+def load_audience(conn: sqlite3.Connection, now: float) -> Audience:
+    subscribers: dict[str, set[str]] = {}
+    rows = conn.execute(
+        "SELECT s.topic_id, s.chat_id FROM subscriptions s LEFT JOIN chats c USING (chat_id) "
+        "WHERE coalesce(c.active, 1) = 1"
+    )
+    for topic_id, chat_id in rows:
+        subscribers.setdefault(topic_id, set()).add(chat_id)
+    muted = frozenset(
+        r[0]
+        for r in conn.execute(
+            "SELECT chat_id FROM chats WHERE muted_until IS NOT NULL AND muted_until > ?", (now,)
+        )
+    )
+    return Audience(
+        subscribers={k: frozenset(v) for k, v in subscribers.items()},
+        tracks=all_tracks(conn),
+        muted=muted,
+    )
+
+
+def count_chats(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(active chats with at least one subscription or phrase, inactive chats)."""
+    active = conn.execute(
+        "SELECT count(DISTINCT chat_id) FROM (SELECT chat_id FROM subscriptions "
+        "UNION SELECT chat_id FROM tracks)"
+    ).fetchone()[0]
+    inactive = conn.execute("SELECT count(*) FROM chats WHERE active = 0").fetchone()[0]
+    return int(active), int(inactive)
