@@ -35,6 +35,7 @@ BATCH = 500
 MAX_RETRY_DELAY = 300.0
 MAX_IDLE_WAIT = 30.0
 UNCERTAIN = "uncertain"
+ONE_SHOT_LINGER = 30.0  # seconds a one-shot run waits for rows due soon
 
 
 class DeliveryWorker:
@@ -73,6 +74,8 @@ class DeliveryWorker:
         """Delivers until cancelled (or, with until_idle, until nothing is due)."""
         try:
             while self.fatal is None:
+                # Cleared before looking, so a send finishing meanwhile still wakes the sleep.
+                self._wake.clear()
                 wait = self._dispatch()
                 if until_idle and not self._tasks and self._idle():
                     return
@@ -82,11 +85,15 @@ class DeliveryWorker:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _idle(self) -> bool:
-        """Nothing due now — or Telegram keeps failing, so a one-shot run leaves it queued."""
-        return self._network_failures >= 3 or not outbox.due(self.conn, self.wall(), 1)
+        """Nothing due soon — or Telegram keeps failing, so a one-shot run leaves it queued.
+
+        Rows waiting out a short 429 or a retry are still "soon"; a long retry_after is not.
+        """
+        if self._network_failures >= 3:
+            return True
+        return not outbox.due(self.conn, self.wall() + ONE_SHOT_LINGER, 1)
 
     async def _sleep(self, wait: float | None) -> None:
-        self._wake.clear()
         timeout = MAX_IDLE_WAIT if wait is None else max(0.0, min(wait, MAX_IDLE_WAIT))
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
@@ -135,6 +142,9 @@ class DeliveryWorker:
             self._apply(row, SendResult(Status.RETRY, error="internal error"))
         finally:
             self._in_flight.discard(row.chat_id)
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.discard(task)
             self._wake.set()
 
     def _apply(self, row: outbox.OutboxRow, result: SendResult) -> None:
@@ -177,7 +187,8 @@ class DeliveryWorker:
             pause = min(2.0 ** min(self._network_failures, 9), MAX_RETRY_DELAY)
             pause *= random.uniform(0.8, 1.2)
             self._paused_until = self.mono() + pause
-            outbox.mark_retry(conn, row.id, now, result.error)
+            # The row keeps its place in line: the pause above, not the row, carries the wait.
+            outbox.mark_retry(conn, row.id, row.next_attempt_at, result.error)
             log.warning(
                 "telegram unavailable, pausing delivery %.0fs: %s",
                 pause,

@@ -1,0 +1,557 @@
+"""The fetch stage: one conditional GET per feed, bounded and classified.
+
+Rules enforced here (RELIABILITY §B, §4.5; API-NOTES §1.15, §1.16, §6):
+
+- ``Fetcher.fetch`` never raises (except ``CancelledError``): every outcome is a ``FetchResult``
+  with OK, NOT_MODIFIED, or FAILED plus an ``ErrorKind``.
+- **Time:** one total deadline (``asyncio.timeout``) spans the whole fetch, redirects included.
+  httpx's timeouts are per socket operation, so a server dripping a byte a second never trips
+  them. Waiting for a concurrency slot for the first hop is not counted: fifty feeds on one host
+  queue behind the per-host limit without eating each other's deadline.
+- **Bytes:** a declared ``Content-Length`` above the cap is refused before reading; otherwise the
+  raw bytes from ``aiter_raw()`` are counted and decoded by :mod:`bot.fetch_body`, which bounds the
+  *decompressed* size inside zlib.
+- **Destinations:** only ``http``/``https``, on every hop; redirects are followed here, one hop at
+  a time, at most ``max_redirects``; every TCP connection goes through
+  :class:`bot.fetch_guard.GuardedBackend`, which refuses private addresses at connect time.
+  Through a configured proxy the proxy is the one private endpoint allowed, and each hop's host is
+  vetted by resolving it before the request is sent.
+- **Environment:** ``HTTP_PROXY`` and friends are never read; only ``FetchPolicy.proxy`` is used.
+  The User-Agent names Vigil and a contact URL and is never a browser's.
+- **Politeness:** at most ``per_host_concurrency`` requests in flight per host and
+  ``max_concurrency`` overall; validators are sent verbatim for conditional GET.
+- **Cost:** one connection pool for the Fetcher's lifetime, keep-alive, no per-request client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from types import TracebackType
+from typing import Self
+
+import httpcore
+import httpx
+
+from bot.fetch_body import BodyTooLarge, BoundedDecoder, CorruptBody, UnsupportedEncoding
+from bot.fetch_guard import DestinationRefused, GuardedBackend
+from bot.model import ErrorKind, FetchResult, Outcome
+
+log = logging.getLogger("vigil.fetch")
+
+_SCHEMES = ("http", "https")
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
+)
+# Unread bodies (304, redirects, error pages) up to this size are drained so that the connection
+# goes back to the pool; httpcore closes a connection whose response was not read to the end.
+_DRAIN_LIMIT = 64 * 1024
+_DEFAULT_PORTS = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """How far a fetch may go: time, bytes, hops, destinations, and how many at once."""
+
+    timeout: float = 30.0  # total deadline per fetch, redirects included
+    max_bytes: int = 10 * 1024 * 1024  # counted on decompressed bytes
+    max_redirects: int = 5
+    allow_private_networks: bool = False
+    user_agent: str = "Vigil/0.1 (+https://github.com/vigil-bot/vigil; feed alerts)"
+    proxy: str | None = None  # the only proxy used; environment proxies are ignored
+    per_host_concurrency: int = 2
+    max_concurrency: int = 16
+
+
+@dataclass
+class _Progress:
+    """What a fetch has done so far, for the result built when it fails."""
+
+    hops: list[str]
+    start: float
+
+
+class _Failure(Exception):
+    """A classified failure raised inside the fetch and turned into a FetchResult at the edge."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.headers = headers or {}
+        self.retry_after = retry_after
+
+
+# httpcore's exceptions as httpx names them; most specific first.
+_EXCEPTION_MAP: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+def _as_httpx_error(exc: Exception) -> Exception:
+    for source, target in _EXCEPTION_MAP:
+        if isinstance(exc, source):
+            mapped = target(str(exc))
+            mapped.__cause__ = exc
+            return mapped
+    return exc
+
+
+class _RawStream(httpx.AsyncByteStream):
+    """httpcore's response stream, undecoded, with httpcore errors renamed to httpx's."""
+
+    def __init__(self, stream: AsyncIterable[bytes]) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for part in self._stream:
+                yield part
+        except Exception as exc:
+            raise _as_httpx_error(exc) from exc
+
+    async def aclose(self) -> None:
+        closer = getattr(self._stream, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
+class PoolTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over an httpcore pool we built ourselves (with the guarded backend).
+
+    httpx.AsyncHTTPTransport builds its own pool and offers no way to pass a network backend, so
+    this adapter does the small part of its job that we need and nothing else (no decoding).
+    """
+
+    def __init__(self, pool: httpcore.AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            extensions=request.extensions,
+        )
+        try:
+            response = await self._pool.handle_async_request(core_request)
+        except Exception as exc:
+            raise _as_httpx_error(exc) from exc
+        if not isinstance(response.stream, AsyncIterable):  # pragma: no cover - async pool
+            raise TypeError("httpcore returned a synchronous stream")
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_RawStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Reads Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3); garbage is None.
+
+    A date in the past means "now" (0.0). Clamping to a sane range is the scheduler's job.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    reference = now or datetime.now(UTC)
+    return max(0.0, (when - reference).total_seconds())
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def classify_error(exc: BaseException) -> tuple[ErrorKind, str]:
+    """Maps an exception raised while fetching to an error kind and a short message."""
+    chain = _chain(exc)
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, _Failure):
+        return exc.kind, exc.message
+    if isinstance(exc, DestinationRefused):
+        return ErrorKind.REFUSED, message
+    if isinstance(exc, BodyTooLarge):
+        return ErrorKind.TOO_LARGE, message
+    if isinstance(exc, UnsupportedEncoding):
+        return ErrorKind.REFUSED, message
+    if isinstance(exc, CorruptBody):
+        return ErrorKind.NETWORK, message
+    for link in chain:
+        if isinstance(link, ssl.SSLError):
+            return ErrorKind.TLS, f"TLS error: {getattr(link, 'reason', None) or link}"
+    for link in chain:
+        if isinstance(link, DestinationRefused):
+            return ErrorKind.REFUSED, str(link)
+        if isinstance(link, TimeoutError | httpx.TimeoutException | httpcore.TimeoutException):
+            return ErrorKind.TIMEOUT, "timed out"
+    if isinstance(exc, httpx.TransportError | httpcore.NetworkError | OSError):
+        return ErrorKind.NETWORK, message
+    return ErrorKind.NETWORK, f"unexpected {type(exc).__name__}: {message}"
+
+
+async def _release(response: httpx.Response) -> None:
+    """Closes a response, first draining a small unread body so the connection can be reused.
+
+    Only bodies known to be small are drained (304s, and a declared Content-Length up to
+    ``_DRAIN_LIMIT``): anything else would let a hostile server hold us here.
+    """
+    declared = response.headers.get("content-length", "")
+    small = response.status_code == 304 or (declared.isdigit() and int(declared) <= _DRAIN_LIMIT)
+    if small and not response.is_stream_consumed:
+        with contextlib.suppress(httpx.HTTPError):
+            async for _chunk in response.aiter_raw():
+                pass
+    await response.aclose()
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _status_message(status: int) -> str:
+    return f"HTTP {status} {_reason(status)}".rstrip()
+
+
+class Fetcher:
+    """Fetches feeds over one shared, guarded connection pool. Use ``async with`` or ``aclose``."""
+
+    def __init__(
+        self,
+        policy: FetchPolicy,
+        *,
+        resolver: Callable[[str, int], Awaitable[list[str]]] | None = None,
+        trusted_endpoints: Collection[tuple[str, int]] = (),
+    ) -> None:
+        """``trusted_endpoints``: ``(host, port)`` pairs allowed to be private (the proxy is one).
+
+        Tests use it to stand a loopback server in for a public host, which is how a redirect
+        from an allowed host to a private one is shown to be refused.
+        """
+        self.policy = policy
+        trusted = set(trusted_endpoints)
+        proxy: httpcore.Proxy | None = None
+        if policy.proxy:
+            proxy_url = httpx.URL(policy.proxy)
+            if proxy_url.scheme not in (*_SCHEMES, "socks5", "socks5h") or not proxy_url.host:
+                raise ValueError(f"unsupported proxy URL scheme: {proxy_url.scheme!r}")
+            port = proxy_url.port or _DEFAULT_PORTS[proxy_url.scheme]
+            trusted.add((proxy_url.host, port))
+            proxy = httpcore.Proxy(url=policy.proxy)
+        self._proxied = proxy is not None
+        self._backend = GuardedBackend(
+            resolver=resolver,
+            allow_private=policy.allow_private_networks,
+            trusted=trusted,
+        )
+        pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            proxy=proxy,
+            max_connections=policy.max_concurrency,
+            max_keepalive_connections=policy.max_concurrency,
+            keepalive_expiry=30.0,
+            http1=True,
+            http2=False,
+            retries=0,
+            network_backend=self._backend,
+        )
+        self._transport = PoolTransport(pool)
+        self._all = asyncio.Semaphore(policy.max_concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._base_headers = {
+            "user-agent": policy.user_agent,
+            "accept": _ACCEPT,
+            "accept-encoding": "gzip, deflate",
+        }
+        # Per-operation limits only stop a dead socket early; the total deadline is asyncio's.
+        self._extensions = {
+            "timeout": {
+                "connect": policy.timeout,
+                "read": policy.timeout,
+                "write": policy.timeout,
+                "pool": policy.timeout,
+            }
+        }
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Closes every pooled connection."""
+        await self._transport.aclose()
+
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """One conditional GET of ``url``, following redirects; never raises past here."""
+        progress = _Progress(hops=[url], start=time.monotonic())
+        try:
+            return await self._fetch(url, etag, last_modified, progress)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            kind, message = classify_error(exc)
+            if not isinstance(exc, _Failure | DestinationRefused):
+                log.debug("fetch failed: %s", message, extra={"url": url, "error_kind": str(kind)})
+            failure = exc if isinstance(exc, _Failure) else None
+            return FetchResult(
+                outcome=Outcome.FAILED,
+                url=url,
+                final_url=progress.hops[-1],
+                status=failure.status if failure else None,
+                headers=failure.headers if failure else {},
+                error_kind=kind,
+                error=message,
+                retry_after=failure.retry_after if failure else None,
+                elapsed=time.monotonic() - progress.start,
+            )
+
+    async def _acquire(self, host: str) -> asyncio.Semaphore:
+        """Takes the host's slot, then a global one; returns the host slot to release later.
+
+        Always host first: a fetch waiting for a busy host must not sit on a global slot that a
+        fetch for another host could use.
+        """
+        slot = self._host_slot(host)
+        await slot.acquire()
+        try:
+            await self._all.acquire()
+        except BaseException:
+            slot.release()
+            raise
+        return slot
+
+    def _release_slots(self, slot: asyncio.Semaphore) -> None:
+        self._all.release()
+        slot.release()
+
+    def _host_slot(self, host: str) -> asyncio.Semaphore:
+        slot = self._hosts.get(host)
+        if slot is None:
+            slot = self._hosts[host] = asyncio.Semaphore(self.policy.per_host_concurrency)
+        return slot
+
+    def _check_url(self, url: httpx.URL, *, redirect: bool) -> None:
+        where = "redirect to" if redirect else "URL with"
+        if url.scheme not in _SCHEMES:
+            raise _Failure(ErrorKind.REFUSED, f"{where} unsupported scheme {url.scheme!r}")
+        if not url.host:
+            raise _Failure(ErrorKind.REFUSED, f"{where} no host")
+
+    async def _fetch(
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        progress: _Progress,
+    ) -> FetchResult:
+        try:
+            current = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise _Failure(ErrorKind.REFUSED, f"invalid URL: {exc}") from exc
+        self._check_url(current, redirect=False)
+        headers = dict(self._base_headers)
+        if etag:
+            headers["if-none-match"] = etag
+        if last_modified:
+            headers["if-modified-since"] = last_modified
+
+        # Queueing for the first hop's slots is outside the deadline and the elapsed time.
+        slot: asyncio.Semaphore | None = await self._acquire(current.host)
+        progress.start = time.monotonic()
+        try:
+            async with asyncio.timeout(self.policy.timeout):
+                redirects = 0
+                while True:
+                    if self._proxied and not self.policy.allow_private_networks:
+                        port = current.port or _DEFAULT_PORTS[current.scheme]
+                        await self._backend.vet(current.host, port)
+                    request = httpx.Request(
+                        "GET", current, headers=headers, extensions=self._extensions
+                    )
+                    response = await self._transport.handle_async_request(request)
+                    try:
+                        location = response.headers.get("location")
+                        if response.status_code in _REDIRECTS and location:
+                            try:
+                                target = current.join(location)
+                            except httpx.InvalidURL as exc:
+                                raise _Failure(
+                                    ErrorKind.REFUSED, f"redirect to an invalid URL: {exc}"
+                                ) from exc
+                            progress.hops.append(str(target))
+                            self._check_url(target, redirect=True)
+                            redirects += 1
+                            if redirects > self.policy.max_redirects:
+                                raise _Failure(
+                                    ErrorKind.REFUSED,
+                                    f"too many redirects (more than {self.policy.max_redirects})",
+                                    status=response.status_code,
+                                )
+                            if response.status_code in _PERMANENT:
+                                log.debug("permanent redirect", extra={"url": str(target)})
+                        else:
+                            return await self._finish(
+                                url, current, response, etag, last_modified, progress.start
+                            )
+                    finally:
+                        await _release(response)
+                    if target.host != current.host:
+                        if slot is not None:
+                            self._release_slots(slot)
+                            slot = None
+                        slot = await self._acquire(target.host)
+                    current = target
+        except TimeoutError as exc:
+            raise _Failure(
+                ErrorKind.TIMEOUT, f"no complete response within {self.policy.timeout:g} s"
+            ) from exc
+        finally:
+            if slot is not None:
+                self._release_slots(slot)
+
+    async def _finish(
+        self,
+        url: str,
+        current: httpx.URL,
+        response: httpx.Response,
+        etag: str | None,
+        last_modified: str | None,
+        start: float,
+    ) -> FetchResult:
+        status = response.status_code
+        headers = dict(response.headers.items())
+        final_url = str(current)
+        if status == 304:
+            if not etag and not last_modified:
+                log.warning("304 Not Modified although no validators were sent", extra={"url": url})
+            return FetchResult(
+                outcome=Outcome.NOT_MODIFIED,
+                url=url,
+                final_url=final_url,
+                status=status,
+                headers=headers,
+                etag=headers.get("etag"),
+                last_modified=headers.get("last-modified"),
+                elapsed=time.monotonic() - start,
+            )
+        if status == 429 or (status == 503 and "retry-after" in headers):
+            raise _Failure(
+                ErrorKind.RATE_LIMITED,
+                _status_message(status),
+                status=status,
+                headers=headers,
+                retry_after=parse_retry_after(headers.get("retry-after")),
+            )
+        if status == 403 and headers.get("cf-mitigated", "").lower() == "challenge":
+            raise _Failure(
+                ErrorKind.HTTP_STATUS,
+                "blocked by a Cloudflare challenge",
+                status=status,
+                headers=headers,
+            )
+        if not 200 <= status < 300:
+            raise _Failure(
+                ErrorKind.HTTP_STATUS, _status_message(status), status=status, headers=headers
+            )
+        body = await self._read_body(response, headers)
+        outcome = Outcome.OK if body else Outcome.FAILED
+        return FetchResult(
+            outcome=outcome,
+            url=url,
+            final_url=final_url,
+            status=status,
+            body=body,
+            headers=headers,
+            etag=headers.get("etag"),
+            last_modified=headers.get("last-modified"),
+            error_kind=None if body else ErrorKind.EMPTY,
+            error=None if body else "empty body",
+            elapsed=time.monotonic() - start,
+        )
+
+    async def _read_body(self, response: httpx.Response, headers: dict[str, str]) -> bytes:
+        cap = self.policy.max_bytes
+        declared = headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > cap:
+            raise _Failure(
+                ErrorKind.TOO_LARGE,
+                f"Content-Length {declared} exceeds the {cap}-byte limit",
+                status=response.status_code,
+                headers=headers,
+            )
+        try:
+            decoder = BoundedDecoder(headers.get("content-encoding"), cap)
+            async for chunk in response.aiter_raw():
+                decoder.feed(chunk)
+            return decoder.finish()
+        except (BodyTooLarge, UnsupportedEncoding, CorruptBody) as exc:
+            kind, message = classify_error(exc)
+            raise _Failure(kind, message, status=response.status_code, headers=headers) from exc
