@@ -834,6 +834,8 @@ class BotApiServer:
             member.update(_ADMIN_RIGHTS)
         elif status == "creator":
             member["is_anonymous"] = False
+        elif status == "kicked":
+            member["until_date"] = 0  # ChatMemberBanned requires it
         return member
 
     def _chat_key(self, params: Mapping[str, Any], name: str = "chat_id") -> str:

@@ -1,0 +1,591 @@
+"""Vigil's Telegram front end: python-telegram-bot run inside Vigil's own asyncio lifecycle.
+
+Rules this module enforces:
+- PTB does not own the loop: the Application is built by hand around the service's ``Bot`` and
+  driven with initialize → start → ``updater.start_polling`` and back (API-NOTES §2.2);
+  ``run_polling`` would call ``run_until_complete`` inside a running loop. Telegram being
+  unreachable at start does not stop Vigil: connecting is retried in the background.
+- A 409 Conflict (another process polls with this token) or a rejected token stops the service
+  with exit code 3 and a message that says what to do.
+- Every update passes one gate before any handler runs: a per-actor rate limit (ignored beyond
+  it, one "slow down" per window), then :meth:`TelegramFrontend.authorize` — the only place
+  admin, group-admin and subscription-mode checks live. Edited messages and channel posts are
+  not commands.
+- Replies keep within Telegram's limits on their own: at most one message a second per chat,
+  20 a minute per group, ``rate_per_second`` overall (Bot FAQ, "My bot is hitting limits"); a
+  reply that would have to wait longer than ``MAX_REPLY_WAIT`` is dropped, so a flood cannot
+  build an unbounded queue. Long replies are split at line boundaries under 4096 characters.
+- Errors inside a handler are logged with the token redacted, and the chat gets at most one
+  "Something went wrong" per update.
+- Added to a group or channel it was not allowed into, the bot leaves (RELIABILITY F6); blocked
+  or removed, the chat is deactivated like a 403 on delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+import traceback
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    CallbackQuery,
+    ChatMember,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    filters,
+)
+
+from bot.config import Config
+from bot.deliver.telegram import retry_seconds
+from bot.logs import redact
+from bot.store import subs
+from bot.store.db import transaction
+from bot.telegram import access, keyboards, replies
+from bot.telegram.handlers import COMMANDS, Command, Need, Request, press_button
+from bot.telegram.replies import split_message
+
+log = logging.getLogger("vigil.telegram")
+
+CONFLICT_MESSAGE = "another instance is polling with this bot token (409 Conflict); stop it first"
+TOKEN_MESSAGE = "Telegram refused the bot token; check TELEGRAM_BOT_TOKEN"  # noqa: S105
+ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER)
+LONG_POLL = timedelta(seconds=10)
+CONCURRENT_UPDATES = 32
+STOP_GRACE = 2.0
+UPDATER_STOP_TIMEOUT = 2.0
+RECONNECT_MAX = 60.0
+MAX_REPLY_WAIT = 30.0
+PER_CHAT_INTERVAL = 1.05  # a little over 1 s: Telegram measures arrivals, not our sends
+GROUP_MAX = 20
+GROUP_WINDOW = 60.0
+POLLING_TASK = "Updater:start_polling:polling_task"  # the name PTB 22.8 gives that task
+_ADMIN_STATUSES = frozenset({ChatMember.OWNER, ChatMember.ADMINISTRATOR})
+_GONE_STATUSES = frozenset({ChatMember.LEFT, ChatMember.BANNED})
+_PRESENT_STATUSES = frozenset(
+    {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
+)
+
+
+class HasConfig(Protocol):
+    @property
+    def config(self) -> Config: ...
+
+
+class Host(Protocol):
+    """What the front end uses of the service (:class:`bot.app.Service` provides it)."""
+
+    @property
+    def conn(self) -> sqlite3.Connection: ...
+
+    @property
+    def runtime(self) -> HasConfig: ...
+
+    def reload(self) -> tuple[bool, str]: ...
+
+    def stop(self, code: int, reason: str) -> None: ...
+
+
+class ReplyPacer:
+    """Reserves send times for replies so that they never trip Telegram's flood limits.
+
+    Reservations are made in arrival order, so replies to one chat keep the order of the
+    commands. The overall cursor counts reservations, not actual sends: a reply held back by
+    its chat's limit still uses an overall slot early, which only errs on the slow side.
+    """
+
+    def __init__(
+        self, overall_per_second: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.overall_interval = 1.0 / overall_per_second
+        self.clock = clock
+        self._next_overall = 0.0
+        self._next_chat: dict[int, float] = {}
+        self._group: dict[int, deque[float]] = {}
+        self._reservations = 0
+
+    def reserve(self, chat_id: int, max_wait: float = MAX_REPLY_WAIT) -> float | None:
+        """Seconds to wait before sending to this chat, or None when that is over max_wait."""
+        now = self.clock()
+        slot = max(now, self._next_overall, self._next_chat.get(chat_id, 0.0))
+        window = self._group.get(chat_id) if chat_id < 0 else None
+        if window is not None:
+            while window and window[0] <= now - GROUP_WINDOW:
+                window.popleft()
+            if len(window) >= GROUP_MAX:
+                slot = max(slot, window[-GROUP_MAX] + GROUP_WINDOW)
+        if slot - now > max_wait:
+            return None
+        self._next_overall = max(now, self._next_overall) + self.overall_interval
+        self._next_chat[chat_id] = slot + PER_CHAT_INTERVAL
+        if chat_id < 0:
+            self._group.setdefault(chat_id, deque()).append(slot)
+        self._reservations += 1
+        if self._reservations % 1000 == 0:
+            self._forget_idle(now)
+        return slot - now
+
+    def hold(self, chat_id: int, seconds: float) -> None:
+        """Telegram answered 429 for this chat: nothing more to it for that long."""
+        until = self.clock() + seconds
+        self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), until)
+
+    def _forget_idle(self, now: float) -> None:
+        for chat in [c for c, t in self._next_chat.items() if t <= now]:
+            del self._next_chat[chat]
+        for chat in [c for c, w in self._group.items() if not w or w[-1] <= now - GROUP_WINDOW]:
+            del self._group[chat]
+
+
+class TelegramFrontend:
+    """Answers commands, buttons and membership changes for one service and one bot."""
+
+    def __init__(
+        self,
+        host: Host,
+        bot: Bot,
+        *,
+        limiter: access.RateLimiter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.host = host
+        self.bot = bot
+        self.wall = wall
+        self.limiter = limiter or access.RateLimiter(clock=clock)
+        self.admins = access.AdminCache(clock=clock)
+        rate = host.runtime.config.telegram.rate_per_second
+        self.pacer = ReplyPacer(rate, clock=clock)
+        self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._closing = asyncio.Event()
+        self._retry: asyncio.Task[None] | None = None
+        self._fatal_reason: str | None = None
+        self._apologized: OrderedDict[int, None] = OrderedDict()
+        self._polling_failures = 0
+        self._no_preview = LinkPreviewOptions(is_disabled=True)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Connects and starts long polling; never raises for an unreachable Telegram."""
+        self._app = self._build()
+        try:
+            await self._connect()
+        except InvalidToken:
+            self._fatal(TOKEN_MESSAGE)
+        except TelegramError as exc:
+            log.warning(
+                "Telegram is unreachable (%s); commands will be answered once it is back",
+                self._redact(str(exc)),
+            )
+            self._retry = asyncio.create_task(self._keep_connecting(), name="telegram-connect")
+
+    async def stop(self) -> None:
+        """Stops polling and the Application within a few seconds, whatever Telegram does."""
+        if self._retry is not None:
+            self._retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry
+            self._retry = None
+        app = self._app
+        if app is None:
+            return
+        updater = app.updater
+        if updater is not None and updater.running:
+            try:
+                await asyncio.wait_for(updater.stop(), UPDATER_STOP_TIMEOUT)
+            except (TimeoutError, TelegramError) as exc:
+                log.warning("stopping Telegram polling: %s", self._redact(repr(exc)))
+        if app.running:
+            stopping = asyncio.ensure_future(app.stop())
+            done, _ = await asyncio.wait({stopping}, timeout=STOP_GRACE)
+            if not done:
+                self._closing.set()  # paced replies still waiting give up now
+            await stopping
+        self._closing.set()
+        try:
+            await app.shutdown()
+        except (RuntimeError, TelegramError) as exc:
+            log.warning("shutting down the Telegram client: %s", self._redact(repr(exc)))
+
+    def _build(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        app = (
+            Application.builder()
+            .bot(self.bot)
+            .job_queue(None)
+            .concurrent_updates(CONCURRENT_UPDATES)
+            .build()
+        )
+        for command in COMMANDS:
+            app.add_handler(
+                CommandHandler(
+                    command.name,
+                    self._command_callback(command),
+                    filters=filters.UpdateType.MESSAGE,  # an edited command is not run again
+                )
+            )
+        app.add_handler(CallbackQueryHandler(self._on_button))
+        app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_error_handler(self._on_error)
+        return app
+
+    async def _connect(self) -> None:
+        app = self._require_app()
+        await app.initialize()
+        await self._register_commands()
+        if not app.running:
+            await app.start()
+        updater = app.updater
+        assert updater is not None  # the builder always makes one unless told not to
+        await updater.start_polling(
+            poll_interval=0.0,
+            timeout=LONG_POLL,
+            allowed_updates=list(ALLOWED_UPDATES),
+            error_callback=self._on_polling_error,
+        )
+        self._watch_polling()
+        log.info("answering Telegram commands as @%s", self.bot.username)
+
+    async def _keep_connecting(self) -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect()
+            except InvalidToken:
+                self._fatal(TOKEN_MESSAGE)
+                return
+            except TelegramError as exc:
+                delay = min(RECONNECT_MAX, delay * 2)
+                log.info("Telegram still unreachable (%s)", self._redact(str(exc)))
+                continue
+            log.info("connected to Telegram")
+            return
+
+    def _watch_polling(self) -> None:
+        """PTB ends its polling task on a rejected token without calling error_callback."""
+        for task in asyncio.all_tasks():
+            if task.get_name() == POLLING_TASK and not task.done():
+                task.add_done_callback(self._polling_ended)
+
+    def _polling_ended(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if isinstance(error, InvalidToken):
+            self._fatal(TOKEN_MESSAGE)
+        elif error is not None:
+            log.error("Telegram polling stopped: %s", self._redact(repr(error)))
+
+    def _on_polling_error(self, error: TelegramError) -> None:
+        if isinstance(error, Conflict):
+            self._fatal(CONFLICT_MESSAGE)
+        elif isinstance(error, InvalidToken):
+            self._fatal(TOKEN_MESSAGE)
+        else:
+            self._polling_failures += 1
+            level = logging.WARNING if self._polling_failures in (1, 10, 100) else logging.DEBUG
+            log.log(
+                level,
+                "polling Telegram failed (%d so far), retrying: %s",
+                self._polling_failures,
+                self._redact(str(error)),
+            )
+
+    def _fatal(self, reason: str) -> None:
+        if self._fatal_reason is None:
+            self._fatal_reason = reason
+            log.error("%s", reason)
+        self.host.stop(3, reason)
+
+    async def _register_commands(self) -> None:
+        """Users see their commands in the menu; each administrator also sees the admin ones."""
+        users = [BotCommand(c.name, c.description) for c in COMMANDS if c.need is not Need.ADMIN]
+        everything = [BotCommand(c.name, c.description) for c in COMMANDS]
+        try:
+            await self.bot.set_my_commands(users)
+        except InvalidToken:
+            raise
+        except TelegramError as exc:
+            log.warning("setMyCommands failed: %s", self._redact(str(exc)))
+        for admin in self.host.runtime.config.telegram.admins:
+            try:
+                await self.bot.set_my_commands(everything, scope=BotCommandScopeChat(admin))
+            except InvalidToken:
+                raise
+            except TelegramError as exc:  # e.g. the admin never opened a chat with the bot
+                log.info("admin command menu for %d not set: %s", admin, self._redact(str(exc)))
+
+    def _require_app(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        if self._app is None:
+            raise RuntimeError("TelegramFrontend.start() was not called")
+        return self._app
+
+    def _redact(self, text: str) -> str:
+        return redact(text, (self.bot.token,))
+
+    # ------------------------------------------------------------ the gate
+
+    async def authorize(
+        self, need: Need, config: Config, actor: access.Actor, chat_id: int, chat_kind: str
+    ) -> str | None:
+        """The refusal to show, or None when the actor may do this here. The one access check."""
+        admin = access.is_admin(config.telegram, actor)
+        if need is Need.ADMIN:
+            return None if admin else replies.ADMIN_ONLY
+        if need is Need.ANYONE:
+            return None
+        shared = chat_kind in access.SHARED_KINDS
+        if shared and not admin and not await self._is_chat_admin(chat_id, actor):
+            return replies.GROUP_ADMIN_ONLY
+        if need is Need.SUBSCRIBE and not access.may_subscribe(config.telegram, actor, chat_id):
+            closed = config.telegram.subscriptions == "closed"
+            return replies.SUBSCRIPTIONS_CLOSED if closed else replies.NOT_ALLOWED
+        return None
+
+    async def _is_chat_admin(self, chat_id: int, actor: access.Actor) -> bool:
+        if actor.anonymous_admin:
+            return True
+        if actor.user_id is None:
+            return False
+        cached = self.admins.get(chat_id, actor.user_id)
+        if cached is not None:
+            return cached
+        try:
+            member = await self.bot.get_chat_member(chat_id, actor.user_id)
+        except TelegramError as exc:
+            log.info("getChatMember failed: %s", self._redact(str(exc)), extra={"chat_id": chat_id})
+            return False
+        is_admin = member.status in _ADMIN_STATUSES
+        self.admins.put(chat_id, actor.user_id, is_admin)
+        return is_admin
+
+    def _throttled(self, actor: access.Actor) -> tuple[bool, bool]:
+        """(refused, warn): whether to ignore this action and whether to say so."""
+        if self.limiter.allow(actor.rate_key):
+            return False, False
+        return True, self.limiter.should_warn(actor.rate_key)
+
+    # ------------------------------------------------------------ updates
+
+    def _command_callback(self, command: Command) -> Callable[[Update, Any], Any]:
+        async def callback(update: Update, context: Any) -> None:
+            await self._on_command(command, update)
+
+        return callback
+
+    async def _on_command(self, command: Command, update: Update) -> None:
+        message = update.message
+        if message is None or message.text is None:
+            return
+        chat = message.chat
+        actor = access.actor_of(
+            message.from_user.id if message.from_user else None,
+            message.sender_chat.id if message.sender_chat else None,
+            chat.id,
+        )
+        refused, warn = self._throttled(actor)
+        if refused:
+            if warn:
+                await self.send(chat.id, replies.SLOW_DOWN)
+            return
+        config = self.host.runtime.config
+        refusal = await self.authorize(command.need, config, actor, chat.id, chat.type)
+        if refusal is not None:
+            log.info(
+                "refused /%s for user %s", command.name, actor.user_id, extra={"chat_id": chat.id}
+            )
+            await self.send(chat.id, refusal)
+            return
+        parts = message.text.split(maxsplit=1)
+        args = parts[1].strip() if len(parts) > 1 else ""
+        await command.run(self._request(config, actor, chat.id, chat.type, chat.title or "", args))
+
+    def _request(
+        self,
+        config: Config,
+        actor: access.Actor,
+        chat_id: int,
+        kind: str,
+        title: str,
+        args: str = "",
+    ) -> Request:
+        async def send(text: str, markup: InlineKeyboardMarkup | None) -> None:
+            await self.send(chat_id, text, markup)
+
+        return Request(
+            host=self.host,
+            config=config,
+            chat_id=chat_id,
+            chat_kind=kind,
+            chat_title=title,
+            actor=actor,
+            admin=access.is_admin(config.telegram, actor),
+            args=args,
+            now=self.wall(),
+            tz=ZoneInfo(config.settings.timezone),
+            send=send,
+        )
+
+    async def _on_button(self, update: Update, context: Any) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        message = query.message
+        chat_id = message.chat.id if message is not None else query.from_user.id
+        actor = access.actor_of(query.from_user.id, None, chat_id)
+        refused, warn = self._throttled(actor)
+        if refused:
+            await self._answer(query, replies.SLOW_DOWN if warn else None)
+            return
+        config = self.host.runtime.config
+        press = keyboards.parse_press(query.data, [t.id for t in config.topics])
+        if press is None or message is None:
+            await self._answer(query, replies.OUT_OF_DATE)
+            return
+        need = Need.SUBSCRIBE if press.action == "sub" else Need.CHANGE
+        refusal = await self.authorize(need, config, actor, chat_id, message.chat.type)
+        if refusal is not None:
+            await self._answer(query, refusal)
+            return
+        request = self._request(config, actor, chat_id, message.chat.type, message.chat.title or "")
+        await self._answer(query, press_button(request, press))
+        if message.is_accessible:
+            followed = subs.subscriptions_of(self.host.conn, str(chat_id))
+            markup = keyboards.topic_keyboard(config.topics, followed)
+            try:
+                await self.bot.edit_message_reply_markup(
+                    chat_id, message.message_id, reply_markup=markup
+                )
+            except BadRequest as exc:  # "message is not modified" when nothing changed
+                log.debug("keyboard not updated: %s", exc)
+            except TelegramError as exc:
+                log.info("keyboard not updated: %s", self._redact(str(exc)))
+
+    async def _answer(self, query: CallbackQuery, text: str | None) -> None:
+        """Every press is answered, or the user's client shows a spinner for a while."""
+        try:
+            await query.answer(text)
+        except TelegramError as exc:  # too old, or already answered
+            log.info("answerCallbackQuery failed: %s", self._redact(str(exc)))
+
+    async def _on_membership(self, update: Update, context: Any) -> None:
+        change = update.my_chat_member
+        if change is None:
+            return
+        chat = change.chat
+        old, new = change.old_chat_member.status, change.new_chat_member.status
+        key = str(chat.id)
+        if new in _GONE_STATUSES:
+            with transaction(self.host.conn):
+                subs.deactivate(self.host.conn, key, f"bot {new} in the chat")
+            log.info("removed from a chat or blocked; chat deactivated", extra={"chat_id": key})
+            return
+        if chat.type not in access.SHARED_KINDS or old not in _GONE_STATUSES:
+            return
+        if new not in _PRESENT_STATUSES:
+            return
+        config = self.host.runtime.config
+        adder = access.actor_of(change.from_user.id, None, chat.id)
+        if access.may_stay(config, chat.id, chat.username, adder):
+            with transaction(self.host.conn):
+                subs.ensure_chat(self.host.conn, key, chat.type, chat.title or "", self.wall())
+            log.info("added to a %s by user %d", chat.type, adder.user_id, extra={"chat_id": key})
+            return
+        log.warning(
+            "added to a %s by user %s, who may not; leaving",
+            chat.type,
+            change.from_user.id,
+            extra={"chat_id": key},
+        )
+        try:
+            await self.bot.leave_chat(chat.id)
+        except TelegramError as exc:
+            log.warning("leaveChat failed: %s", self._redact(str(exc)), extra={"chat_id": key})
+
+    async def _on_error(self, update: object, context: Any) -> None:
+        error = getattr(context, "error", None)
+        if isinstance(error, BaseException):
+            detail = "".join(traceback.format_exception(error))
+        else:
+            detail = repr(error)
+        log.error("handling a Telegram update failed: %s", self._redact(detail))
+        if not isinstance(update, Update) or update.update_id in self._apologized:
+            return
+        self._apologized[update.update_id] = None
+        while len(self._apologized) > 1000:
+            self._apologized.popitem(last=False)
+        if update.callback_query is not None:
+            await self._answer(update.callback_query, replies.SOMETHING_WRONG)
+        elif update.message is not None:
+            await self.send(update.message.chat.id, replies.SOMETHING_WRONG)
+
+    # ------------------------------------------------------------ replies
+
+    async def send(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        """Sends an HTML reply, split if long and paced; a failure is logged, never raised."""
+        parts = split_message(text)
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            if not await self._send_part(chat_id, part, markup if last else None):
+                return
+
+    async def _send_part(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
+    ) -> bool:
+        for attempt in range(2):
+            delay = self.pacer.reserve(chat_id)
+            if delay is None:
+                log.warning("reply dropped: the chat is over its rate", extra={"chat_id": chat_id})
+                return False
+            if delay > 0 and not await self._pause(delay):
+                return False
+            try:
+                await self.bot.send_message(
+                    chat_id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    link_preview_options=self._no_preview,
+                )
+            except RetryAfter as exc:
+                wait = retry_seconds(exc)
+                self.pacer.hold(chat_id, wait)
+                log.warning("reply rate limited for %.0fs", wait, extra={"chat_id": chat_id})
+                if attempt or wait > MAX_REPLY_WAIT:
+                    return False
+                continue
+            except TelegramError as exc:
+                log.warning("reply failed: %s", self._redact(str(exc)), extra={"chat_id": chat_id})
+                return False
+            return True
+        return False
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleeps; False when the front end is closing and the reply should be given up."""
+        try:
+            await asyncio.wait_for(self._closing.wait(), seconds)
+        except TimeoutError:
+            return True
+        return False
