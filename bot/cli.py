@@ -20,7 +20,7 @@ from pathlib import Path
 from bot import __version__
 from bot.config import Config, ConfigError, load_config
 from bot.logs import setup_logging
-from bot.secrets import Secret, TokenError, token_from_env
+from bot.secrets import TokenError, token_from_env
 from bot.store.db import StateError
 
 log = logging.getLogger("vigil.cli")

@@ -8,6 +8,7 @@ and every log record passes through :class:`bot.logs.RedactingFilter`.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +33,8 @@ class Secret:
         return "Secret('***')"
 
 
-def token_from_env(env: os._Environ[str] | dict[str, str] | None = None) -> Secret | None:
-    """`TELEGRAM_BOT_TOKEN`, else the file named by `TELEGRAM_BOT_TOKEN_FILE`, else None (console)."""
+def token_from_env(env: Mapping[str, str] | None = None) -> Secret | None:
+    """`TELEGRAM_BOT_TOKEN`, else the file in `TELEGRAM_BOT_TOKEN_FILE`, else None (console)."""
     env = os.environ if env is None else env
     value = env.get("TELEGRAM_BOT_TOKEN", "").strip()
     if value:

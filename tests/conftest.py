@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,8 @@ import pytest
 # warnings as errors, so the whole suite uses the variable the product sets for itself.
 os.environ["PTB_TIMEDELTA"] = "1"
 
-from tests.servers.botapi import BotApiServer  # noqa: E402
-from tests.servers.feeds import FeedServer  # noqa: E402
+from tests.servers.botapi import BotApiServer
+from tests.servers.feeds import FeedServer
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456789:AAtest-token-for-vigil-tests-0123456789"
@@ -68,14 +68,14 @@ async def botapi() -> AsyncIterator[BotApiServer]:
 
 
 @pytest.fixture
-def vigil_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+def vigil_env(tmp_path: Path) -> dict[str, str]:
     """Environment for `vigil` subprocesses: no proxies, no token, state in tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env.pop("TELEGRAM_BOT_TOKEN", None)
     env.pop("TELEGRAM_BOT_TOKEN_FILE", None)
     env["VIGIL_STATE_DIR"] = str(tmp_path / "state")
     env["PYTHONPATH"] = str(ROOT)
-    yield env
+    return env
 
 
 def vigil_cmd(*args: str) -> list[str]:

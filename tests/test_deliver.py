@@ -105,7 +105,9 @@ async def test_429_is_waited_out_then_sent_once(tmp_path: Path, botapi: BotApiSe
     assert states(conn) == {"sent": 2}
 
 
-@pytest.mark.parametrize("kind", ["403_blocked", "403_kicked", "403_deactivated", "400_chat_not_found"])
+@pytest.mark.parametrize(
+    "kind", ["403_blocked", "403_kicked", "403_deactivated", "400_chat_not_found"]
+)
 async def test_gone_chat_is_unsubscribed_after_one_attempt(
     tmp_path: Path, botapi: BotApiServer, kind: str
 ) -> None:
@@ -117,7 +119,9 @@ async def test_gone_chat_is_unsubscribed_after_one_attempt(
     botapi.fail(kind=kind, chat_id="9")
     seed(conn, ["9", "10"], statements=2)
     await drain(conn, botapi)
-    attempts = [c for c in botapi.calls if c.method == "sendMessage" and str(c.params["chat_id"]) == "9"]
+    attempts = [
+        c for c in botapi.calls if c.method == "sendMessage" and str(c.params["chat_id"]) == "9"
+    ]
     assert len(attempts) == 1
     assert subs.subscriptions_of(conn, "9") == []
     assert [m.chat_id for m in botapi.messages] == ["10", "10"]

@@ -168,13 +168,17 @@ def test_broken_feed_does_not_stop_the_others(
     assert "feed html failed: not_a_feed" in second.stderr
     assert "feed err failed: http_status" in second.stderr
     assert "feed down failed: network" in second.stderr
-    status = [json.loads(x) for x in run_vigil(vigil_env, config, "status", "--json").stdout.splitlines()]
+    status = [
+        json.loads(x) for x in run_vigil(vigil_env, config, "status", "--json").stdout.splitlines()
+    ]
     by_feed = {s["feed"]: s for s in status if "feed" in s}
     assert by_feed["html"]["consecutive_errors"] == 2
     assert by_feed["good"]["consecutive_errors"] == 0
 
 
-def test_check_reports_every_problem_with_its_line(tmp_path: Path, vigil_env: dict[str, str]) -> None:
+def test_check_reports_every_problem_with_its_line(
+    tmp_path: Path, vigil_env: dict[str, str]
+) -> None:
     """An invalid feeds.yaml exits 2 with `feeds.yaml:LINE: key.path: message` lines."""
     config = write(
         tmp_path / "feeds.yaml",
@@ -270,7 +274,7 @@ class Service:
 def test_run_reloads_and_keeps_running_config_on_invalid_edit(
     tmp_path: Path, vigil_env: dict[str, str], feeds: FeedServer
 ) -> None:
-    """An invalid edit is refused with its line and the old config keeps alerting; SIGTERM exits 0."""
+    """An invalid edit is refused with its line; the old config stays; SIGTERM exits 0."""
     feeds.set("/a.xml", rss([OLD]))
     config = write(tmp_path / "feeds.yaml", make_config({"a": feeds.url("/a.xml")}))
     service = Service(vigil_env, config, tmp_path)
@@ -314,7 +318,9 @@ def test_run_polls_again_and_alerts_new_items(
     feeds.set("/a.xml", rss([OLD]))
     config = write(
         tmp_path / "feeds.yaml",
-        make_config({"a": feeds.url("/a.xml")}).replace("interval: 1m", "interval: 1m\n  jitter: 0"),
+        make_config({"a": feeds.url("/a.xml")}).replace(
+            "interval: 1m", "interval: 1m\n  jitter: 0"
+        ),
     )
     db_state = Path(vigil_env["VIGIL_STATE_DIR"])
     service = Service(vigil_env, config, tmp_path)

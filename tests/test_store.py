@@ -118,15 +118,29 @@ def test_outbox_one_row_per_chat_and_statement(tmp_path: Path) -> None:
     """The same statement queued twice for a chat yields one row (SPEC: once per chat)."""
     conn = connect(tmp_path)
     with transaction(conn):
-        item_id = item_rows.insert_item(conn, "a", _item("k"), link_key=None, topics=("cat",), now=1)
+        item_id = item_rows.insert_item(
+            conn, "a", _item("k"), link_key=None, topics=("cat",), now=1
+        )
         assert item_id is not None
         first = outbox.enqueue(
-            conn, item_id=item_id, chat_ids=["1", "2"], statement_key="s", topics=["cat"],
-            text_html="<b>x</b>", text_plain="x", now=1,
+            conn,
+            item_id=item_id,
+            chat_ids=["1", "2"],
+            statement_key="s",
+            topics=["cat"],
+            text_html="<b>x</b>",
+            text_plain="x",
+            now=1,
         )
         second = outbox.enqueue(
-            conn, item_id=item_id, chat_ids=["2", "3"], statement_key="s", topics=["caesar"],
-            text_html="<b>x</b>", text_plain="x", now=1,
+            conn,
+            item_id=item_id,
+            chat_ids=["2", "3"],
+            statement_key="s",
+            topics=["caesar"],
+            text_html="<b>x</b>",
+            text_plain="x",
+            now=1,
         )
     assert first == ["1", "2"]
     assert second == ["3"]
@@ -140,8 +154,14 @@ def test_outbox_due_respects_next_attempt(tmp_path: Path) -> None:
         item_id = item_rows.insert_item(conn, "a", _item("k"), link_key=None, topics=(), now=1)
         assert item_id is not None
         outbox.enqueue(
-            conn, item_id=item_id, chat_ids=["1"], statement_key="s", topics=[],
-            text_html="x", text_plain="x", now=10,
+            conn,
+            item_id=item_id,
+            chat_ids=["1"],
+            statement_key="s",
+            topics=[],
+            text_html="x",
+            text_plain="x",
+            now=10,
         )
         row = outbox.due(conn, 10)[0]
         outbox.mark_retry(conn, row.id, 50, "later")

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 
 from bot.deliver.limits import Pacer
-from bot.deliver.sender import SendResult, Sender, Status
+from bot.deliver.sender import Sender, SendResult, Status
 from bot.store import outbox, subs
 from bot.store.db import transaction
 

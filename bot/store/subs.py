@@ -105,7 +105,8 @@ def deactivate(conn: sqlite3.Connection, chat_id: str, reason: str) -> None:
     conn.execute(
         "INSERT INTO chats (chat_id, created_at, active, deactivated_reason) "
         "VALUES (?, strftime('%s','now'), 0, ?) "
-        "ON CONFLICT (chat_id) DO UPDATE SET active = 0, deactivated_reason = excluded.deactivated_reason",
+        "ON CONFLICT (chat_id) DO UPDATE SET active = 0, "
+        "deactivated_reason = excluded.deactivated_reason",
         (chat_id, reason[:200]),
     )
     conn.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,))
