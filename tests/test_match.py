@@ -116,7 +116,12 @@ MATCH_CASES = [
     ("ar_prefix_not_other_letters", "قانون", "مقانون", []),
     ("ar_prefix_two_conjunctions", "قانون", "ووقانون", []),
     # Prefixes and regular expressions.
-    ("prefix_words", "tortur*", "tortured, torturers and torture", ["tortured", "torturers", "torture"]),
+    (
+        "prefix_words",
+        "tortur*",
+        "tortured, torturers and torture",
+        ["tortured", "torturers", "torture"],
+    ),
     ("prefix_whole_word_start", "tortur*", "non-torture, retorture", ["torture"]),
     ("prefix_too_short_word", "tortur*", "torts", []),
     ("prefix_last_word_of_phrase", "against tortur*", "Against Torture", ["Against Torture"]),
@@ -154,7 +159,9 @@ TOPIC = Topic(
         pytest.param(("Convention against Torture", "in Syria", ""), "Syria", id="context_summary"),
         pytest.param(("", "", "اتفاقية مناهضة التعذيب في سوريا"), "سوريا", id="context_arabic"),
         pytest.param(("Syria: Convention against Torture", "", ""), "Syria", id="context_first"),
-        pytest.param(("Convention against Torture", "", "Syria, Syria"), "Syria", id="context_twice"),
+        pytest.param(
+            ("Convention against Torture", "", "Syria, Syria"), "Syria", id="context_twice"
+        ),
         pytest.param(("Convention against Torture", "", ""), None, id="no_context"),
         pytest.param(("Convention against Torture", "Syria", "Syriac"), None, id="excluded"),
         pytest.param(("Syria", "", ""), None, id="context_only"),
@@ -299,12 +306,9 @@ def test_compile_error_names_topic_and_keyword() -> None:
 
 
 def test_catastrophic_regex_is_linear() -> None:
-    """RE2 runs the classic catastrophic pattern without backtracking."""
+    """RE2 runs the classic catastrophic pattern without backtracking (stdlib re would hang)."""
     text = "a" * 50_000 + "!"
-    (match,) = Matcher.compile([Topic("t", ["x"], exclude=[]), Topic("r", ["re:(a+)+$"])]).match(
-        text, "", ""
-    ) or (None,)
-    assert match is None
+    assert Matcher.compile([Topic("r", ["re:(a+)+$"])]).match(text, "", "") == ()
 
 
 def test_many_keywords_agree_with_one_by_one() -> None:
@@ -330,3 +334,11 @@ def test_many_keywords_agree_with_one_by_one() -> None:
     for topic in topics:
         alone = Matcher.compile([topic]).match(*fields)
         assert (together.get(topic.id),) == (alone or (None,)), topic.keywords
+
+
+def test_agrees_with_naive_per_keyword_regexes() -> None:
+    """On generated multilingual text, the matcher finds what one stdlib regex per keyword finds."""
+    from bench.match_bench import run
+
+    result = run(keywords=120, megabytes=0.2, naive_megabytes=0.2, seed=3)
+    assert result["matched_items"] > 0
