@@ -200,7 +200,7 @@ async def _run_locked(options: Options, config: Config) -> int:
         if bot is not None:
             from bot.telegram.frontend import TelegramFrontend
 
-            frontend = TelegramFrontend(service, bot)
+            frontend = TelegramFrontend(service, bot, pacer=pacer)
             await frontend.start()
         scheduler.start()
         tasks.append(asyncio.create_task(worker.run(), name="deliver"))

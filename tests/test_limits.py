@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.deliver.limits import Pacer, is_group
 
 
@@ -51,3 +53,23 @@ def test_pause_after_429() -> None:
     clock.now = 200.0
     pacer.forget_idle()
     assert pacer.chat_ready_at("7") == 0.0
+
+
+def test_reserve_books_slots_for_replies() -> None:
+    """Replies reserve future slots: 1 s apart per chat, 20/min per group, None past max_wait."""
+    clock = Clock()
+    pacer = Pacer(1000, clock=clock)
+    delays = [pacer.reserve("777", 30) for _ in range(3)]
+    assert delays == pytest.approx([0.0, 1.05, 2.1])
+    group = [pacer.reserve("-100", 120) for _ in range(21)]
+    assert group[19] == pytest.approx(19 * 1.05, abs=0.01)
+    assert group[20] == pytest.approx(60.0, abs=0.01)
+    assert pacer.reserve("-100", 30) is None
+
+
+def test_reserved_reply_delays_the_next_alert() -> None:
+    """One pacer for replies and alerts: an alert waits for a reply just booked to that chat."""
+    clock = Clock()
+    pacer = Pacer(30, clock=clock)
+    assert pacer.reserve("777", 30) == 0.0
+    assert pacer.chat_ready_at("777") >= clock.now + 1.0

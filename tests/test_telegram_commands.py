@@ -29,7 +29,7 @@ from bot.store import outbox, subs
 from bot.store.db import connect, transaction
 from bot.telegram import access, replies
 from bot.telegram.access import RateLimiter
-from bot.telegram.frontend import ReplyPacer, TelegramFrontend
+from bot.telegram.frontend import TelegramFrontend
 from bot.telegram.keyboards import parse_press, topic_keyboard
 from bot.telegram.replies import split_message
 from tests.conftest import TOKEN, make_config
@@ -737,18 +737,6 @@ def test_rate_limiter_refills_and_warns_once_per_window() -> None:
     assert not limiter.allow(1)
     now[0] = 10.5
     assert limiter.should_warn(1)
-
-
-def test_reply_pacer_keeps_chat_and_group_limits() -> None:
-    """Replies to one chat are 1 s apart; a group gets at most 20 in a minute, then waits."""
-    now = [100.0]
-    pacer = ReplyPacer(1000, clock=lambda: now[0])
-    delays = [pacer.reserve(USER) for _ in range(3)]
-    assert delays == pytest.approx([0.0, 1.05, 2.1])
-    group = [pacer.reserve(GROUP, max_wait=120) for _ in range(21)]
-    assert group[19] == pytest.approx(19 * 1.05, abs=0.01)
-    assert group[20] == pytest.approx(60.0, abs=0.01)
-    assert pacer.reserve(GROUP) is None
 
 
 @pytest.mark.parametrize(

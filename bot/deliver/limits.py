@@ -55,13 +55,28 @@ class Pacer:
 
     def record(self, chat_id: str) -> None:
         """Counts a send that is starting now."""
+        self._record_at(chat_id, self.clock())
+
+    def reserve(self, chat_id: str, max_wait: float) -> float | None:
+        """Books the earliest allowed slot for a send; returns the wait, or None if > max_wait.
+
+        Used for command replies, which share these limits with alerts: one pacer for both
+        keeps an alert and a reply to the same chat from drawing a 429 together.
+        """
         now = self.clock()
-        self._next_overall = max(now, self._next_overall) + self.overall_interval
-        self._next_chat[chat_id] = now + self.per_chat_interval
+        slot = max(now, self._next_overall, self.chat_ready_at(chat_id))
+        if slot - now > max_wait:
+            return None
+        self._record_at(chat_id, slot)
+        return slot - now
+
+    def _record_at(self, chat_id: str, at: float) -> None:
+        self._next_overall = max(at, self._next_overall) + self.overall_interval
+        self._next_chat[chat_id] = at + self.per_chat_interval
         if is_group(chat_id):
             window = self._group_sends.setdefault(chat_id, deque())
-            window.append(now)
-            while window and window[0] <= now - self.group_window:
+            window.append(at)
+            while window and window[0] <= at - self.group_window:
                 window.popleft()
             while len(window) > self.group_max:
                 window.popleft()

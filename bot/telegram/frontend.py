@@ -11,8 +11,9 @@ Rules this module enforces:
   it, one "slow down" per window), then :meth:`TelegramFrontend.authorize` — the only place
   admin, group-admin and subscription-mode checks live. Edited messages and channel posts are
   not commands.
-- Replies keep within Telegram's limits on their own: at most one message a second per chat,
-  20 a minute per group, ``rate_per_second`` overall (Bot FAQ, "My bot is hitting limits"); a
+- Replies share the delivery worker's :class:`bot.deliver.limits.Pacer`, so replies and alerts
+  together keep within Telegram's limits: one message a second per chat, 20 a minute per
+  group, ``rate_per_second`` overall (Bot FAQ, "My bot is hitting limits"); a
   reply that would have to wait longer than ``MAX_REPLY_WAIT`` is dropped, so a flood cannot
   build an unbounded queue. Long replies are split at line boundaries under 4096 characters.
 - Errors inside a handler are logged with the token redacted, and the chat gets at most one
@@ -29,7 +30,7 @@ import logging
 import sqlite3
 import time
 import traceback
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
@@ -56,6 +57,7 @@ from telegram.ext import (
 )
 
 from bot.config import Config
+from bot.deliver.limits import Pacer
 from bot.deliver.telegram import retry_seconds
 from bot.logs import redact
 from bot.store import subs
@@ -75,9 +77,6 @@ STOP_GRACE = 2.0
 UPDATER_STOP_TIMEOUT = 2.0
 RECONNECT_MAX = 60.0
 MAX_REPLY_WAIT = 30.0
-PER_CHAT_INTERVAL = 1.05  # a little over 1 s: Telegram measures arrivals, not our sends
-GROUP_MAX = 20
-GROUP_WINDOW = 60.0
 POLLING_TASK = "Updater:start_polling:polling_task"  # the name PTB 22.8 gives that task
 _ADMIN_STATUSES = frozenset({ChatMember.OWNER, ChatMember.ADMINISTRATOR})
 _GONE_STATUSES = frozenset({ChatMember.LEFT, ChatMember.BANNED})
@@ -105,57 +104,6 @@ class Host(Protocol):
     def stop(self, code: int, reason: str) -> None: ...
 
 
-class ReplyPacer:
-    """Reserves send times for replies so that they never trip Telegram's flood limits.
-
-    Reservations are made in arrival order, so replies to one chat keep the order of the
-    commands. The overall cursor counts reservations, not actual sends: a reply held back by
-    its chat's limit still uses an overall slot early, which only errs on the slow side.
-    """
-
-    def __init__(
-        self, overall_per_second: float, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.overall_interval = 1.0 / overall_per_second
-        self.clock = clock
-        self._next_overall = 0.0
-        self._next_chat: dict[int, float] = {}
-        self._group: dict[int, deque[float]] = {}
-        self._reservations = 0
-
-    def reserve(self, chat_id: int, max_wait: float = MAX_REPLY_WAIT) -> float | None:
-        """Seconds to wait before sending to this chat, or None when that is over max_wait."""
-        now = self.clock()
-        slot = max(now, self._next_overall, self._next_chat.get(chat_id, 0.0))
-        window = self._group.get(chat_id) if chat_id < 0 else None
-        if window is not None:
-            while window and window[0] <= now - GROUP_WINDOW:
-                window.popleft()
-            if len(window) >= GROUP_MAX:
-                slot = max(slot, window[-GROUP_MAX] + GROUP_WINDOW)
-        if slot - now > max_wait:
-            return None
-        self._next_overall = max(now, self._next_overall) + self.overall_interval
-        self._next_chat[chat_id] = slot + PER_CHAT_INTERVAL
-        if chat_id < 0:
-            self._group.setdefault(chat_id, deque()).append(slot)
-        self._reservations += 1
-        if self._reservations % 1000 == 0:
-            self._forget_idle(now)
-        return slot - now
-
-    def hold(self, chat_id: int, seconds: float) -> None:
-        """Telegram answered 429 for this chat: nothing more to it for that long."""
-        until = self.clock() + seconds
-        self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), until)
-
-    def _forget_idle(self, now: float) -> None:
-        for chat in [c for c, t in self._next_chat.items() if t <= now]:
-            del self._next_chat[chat]
-        for chat in [c for c, w in self._group.items() if not w or w[-1] <= now - GROUP_WINDOW]:
-            del self._group[chat]
-
-
 class TelegramFrontend:
     """Answers commands, buttons and membership changes for one service and one bot."""
 
@@ -165,6 +113,7 @@ class TelegramFrontend:
         bot: Bot,
         *,
         limiter: access.RateLimiter | None = None,
+        pacer: Pacer | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -173,8 +122,9 @@ class TelegramFrontend:
         self.wall = wall
         self.limiter = limiter or access.RateLimiter(clock=clock)
         self.admins = access.AdminCache(clock=clock)
+        # Share the delivery worker's pacer when given: replies and alerts count together.
         rate = host.runtime.config.telegram.rate_per_second
-        self.pacer = ReplyPacer(rate, clock=clock)
+        self.pacer = pacer or Pacer(rate, clock=clock)
         self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self._closing = asyncio.Event()
         self._retry: asyncio.Task[None] | None = None
@@ -555,7 +505,7 @@ class TelegramFrontend:
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
     ) -> bool:
         for attempt in range(2):
-            delay = self.pacer.reserve(chat_id)
+            delay = self.pacer.reserve(str(chat_id), MAX_REPLY_WAIT)
             if delay is None:
                 log.warning("reply dropped: the chat is over its rate", extra={"chat_id": chat_id})
                 return False
@@ -571,7 +521,7 @@ class TelegramFrontend:
                 )
             except RetryAfter as exc:
                 wait = retry_seconds(exc)
-                self.pacer.hold(chat_id, wait)
+                self.pacer.pause(str(chat_id), wait)
                 log.warning("reply rate limited for %.0fs", wait, extra={"chat_id": chat_id})
                 if attempt or wait > MAX_REPLY_WAIT:
                     return False
