@@ -342,3 +342,30 @@ def test_run_polls_again_and_alerts_new_items(
 
 def service_output_count(log_dir: Path) -> int:
     return (log_dir / "run.out").read_text().count("Canada and the Netherlands")
+
+
+def test_run_applies_a_valid_edit(
+    tmp_path: Path, vigil_env: dict[str, str], feeds: FeedServer
+) -> None:
+    """Saving a valid feeds.yaml with a new topic reloads it; the new topic then alerts."""
+    feeds.set("/a.xml", rss([OLD]))
+    config = write(tmp_path / "feeds.yaml", make_config({"a": feeds.url("/a.xml")}))
+    service = Service(vigil_env, config, tmp_path)
+    try:
+        service.wait_for(lambda: "feed polled" in service.stderr())
+        text = config.read_text().replace(
+            "topics:\n", "topics:\n  weather:\n    keywords: [weather report]\n", 1
+        )
+        config.write_text(text)
+        os.utime(config, (time.time() + 5, time.time() + 5))
+        service.wait_for(lambda: "configuration reloaded: 1 feeds, 3 topics" in service.stderr())
+        feeds.set("/a.xml", rss([{"title": "The weather report", "guid": "w"}, OLD]))
+        import sqlite3
+
+        conn = sqlite3.connect(Path(vigil_env["VIGIL_STATE_DIR"]) / "vigil.db", timeout=5)
+        conn.execute("UPDATE feeds SET next_poll_at = 0")
+        conn.commit()
+        conn.close()
+        service.wait_for(lambda: "The weather report" in service.stdout())
+    finally:
+        assert service.stop() == 0
