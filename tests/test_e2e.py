@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -55,6 +56,14 @@ def run_vigil(
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def poll_now(state_dir: str) -> None:
+    """Brings every feed's next poll forward instead of waiting an interval."""
+    conn = sqlite3.connect(Path(state_dir) / "vigil.db", timeout=5)
+    conn.execute("UPDATE feeds SET next_poll_at = 0")
+    conn.commit()
+    conn.close()
 
 
 def test_console_baseline_then_one_alert_then_nothing_again(
@@ -322,18 +331,11 @@ def test_run_polls_again_and_alerts_new_items(
             "interval: 1m", "interval: 1m\n  jitter: 0"
         ),
     )
-    db_state = Path(vigil_env["VIGIL_STATE_DIR"])
     service = Service(vigil_env, config, tmp_path)
     try:
         service.wait_for(lambda: "feed polled" in service.stderr())
         feeds.set("/a.xml", rss([MATCHING, OLD]))
-        # Bring the next poll forward instead of waiting a whole interval.
-        import sqlite3
-
-        conn = sqlite3.connect(db_state / "vigil.db", timeout=5)
-        conn.execute("UPDATE feeds SET next_poll_at = 0")
-        conn.commit()
-        conn.close()
+        poll_now(vigil_env["VIGIL_STATE_DIR"])
         service.wait_for(lambda: "Canada and the Netherlands" in service.stdout(), timeout=30)
     finally:
         assert service.stop() == 0
@@ -360,12 +362,7 @@ def test_run_applies_a_valid_edit(
         os.utime(config, (time.time() + 5, time.time() + 5))
         service.wait_for(lambda: "configuration reloaded: 1 feeds, 3 topics" in service.stderr())
         feeds.set("/a.xml", rss([{"title": "The weather report", "guid": "w"}, OLD]))
-        import sqlite3
-
-        conn = sqlite3.connect(Path(vigil_env["VIGIL_STATE_DIR"]) / "vigil.db", timeout=5)
-        conn.execute("UPDATE feeds SET next_poll_at = 0")
-        conn.commit()
-        conn.close()
+        poll_now(vigil_env["VIGIL_STATE_DIR"])
         service.wait_for(lambda: "The weather report" in service.stdout())
     finally:
         assert service.stop() == 0

@@ -17,7 +17,7 @@ from bot.store.db import connect, transaction
 from tests.conftest import TOKEN, make_config
 from tests.servers.botapi import BotApiServerThread, SentMessage
 from tests.servers.feeds import FeedServer, FeedServerThread, rss
-from tests.test_e2e import OLD, Service, write
+from tests.test_e2e import OLD, Service, poll_now, write
 
 ADMIN = 999
 USER = 777
@@ -70,10 +70,7 @@ class World:
         self.poll_now()
 
     def poll_now(self) -> None:
-        conn = sqlite3.connect(self.db, timeout=10)
-        conn.execute("UPDATE feeds SET next_poll_at = 0")
-        conn.commit()
-        conn.close()
+        poll_now(str(self.db.parent))
 
     def wait(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
         assert self.service is not None

@@ -32,29 +32,27 @@ def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
         yield values[start : start + _CHUNK]
 
 
-def known_keys(conn: sqlite3.Connection, feed_id: str, keys: Sequence[str]) -> set[str]:
+def _existing(
+    conn: sqlite3.Connection, column: str, feed_id: str, values: Sequence[str]
+) -> set[str]:
     found: set[str] = set()
-    for chunk in _chunks(keys):
+    for chunk in _chunks(values):
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(
-            f"SELECT item_key FROM items WHERE feed_id = ? AND item_key IN ({marks})",  # noqa: S608
+            f"SELECT {column} FROM items WHERE feed_id = ? AND {column} IN ({marks})",  # noqa: S608
             (feed_id, *chunk),
         )
         found.update(r[0] for r in rows)
     return found
+
+
+def known_keys(conn: sqlite3.Connection, feed_id: str, keys: Sequence[str]) -> set[str]:
+    return _existing(conn, "item_key", feed_id, keys)
 
 
 def known_links(conn: sqlite3.Connection, feed_id: str, links: Sequence[str]) -> set[str]:
     """Links this feed already published under another key (GUID churn, RELIABILITY A9)."""
-    found: set[str] = set()
-    for chunk in _chunks(links):
-        marks = ",".join("?" * len(chunk))
-        rows = conn.execute(
-            f"SELECT link FROM items WHERE feed_id = ? AND link IN ({marks})",  # noqa: S608
-            (feed_id, *chunk),
-        )
-        found.update(r[0] for r in rows)
-    return found
+    return _existing(conn, "link", feed_id, links)
 
 
 def insert_item(
