@@ -35,16 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--config",
         metavar="PATH",
-        default=None,
+        # SUPPRESS: a subcommand's absent option must not erase one given before it.
+        default=argparse.SUPPRESS,
         help="feeds.yaml to use (default: $VIGIL_CONFIG or ./feeds.yaml)",
     )
     common.add_argument(
         "--state",
         metavar="DIR",
-        default=None,
+        default=argparse.SUPPRESS,
         help="state directory holding vigil.db (default: $VIGIL_STATE_DIR or ./state)",
     )
-    common.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log at DEBUG"
+    )
     parser = argparse.ArgumentParser(
         prog="vigil",
         description="Vigil watches official feeds and alerts Telegram chats when a new "
@@ -116,8 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
-    config = args.config or _env_path("VIGIL_CONFIG", "feeds.yaml")
-    state = args.state or _env_path("VIGIL_STATE_DIR", "state")
+    config = getattr(args, "config", None) or _env_path("VIGIL_CONFIG", "feeds.yaml")
+    state = getattr(args, "state", None) or _env_path("VIGIL_STATE_DIR", "state")
     return Path(config), Path(state)
 
 
@@ -144,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     setup_logging(
         fmt=_env_path("VIGIL_LOG_FORMAT", "text"),
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         secrets=(token.reveal(),) if token else (),
     )
     from bot import commands

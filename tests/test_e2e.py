@@ -230,7 +230,7 @@ def test_match_explains(
     tmp_path: Path, vigil_env: dict[str, str], text: str, code: int, expected: str
 ) -> None:
     """`vigil match` exits 0 on a match and shows the keyword, 1 when nothing matched."""
-    config = write(tmp_path / "feeds.yaml", make_config({"a": "http://example.org/a.xml"}))
+    config = write(tmp_path / "feeds.yaml", make_config({"a": "http://127.0.0.1:9/a.xml"}))
     done = run_vigil(vigil_env, config, "match", text)
     assert done.returncode == code, done.stdout + done.stderr
     assert expected in done.stdout
