@@ -71,7 +71,9 @@ class Pacer:
         return slot - now
 
     def _record_at(self, chat_id: str, at: float) -> None:
-        self._next_overall = max(at, self._next_overall) + self.overall_interval
+        # The overall cursor counts bookings from now, not from the booked slot: a reply booked
+        # two seconds ahead for one chat must not hold every other chat for two seconds.
+        self._next_overall = max(self.clock(), self._next_overall) + self.overall_interval
         self._next_chat[chat_id] = at + self.per_chat_interval
         if is_group(chat_id):
             window = self._group_sends.setdefault(chat_id, deque())
