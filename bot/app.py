@@ -161,6 +161,14 @@ async def run_service(options: Options, config: Config) -> int:
 
 
 async def _run_locked(options: Options, config: Config) -> int:
+    from bot.http import HttpListener, address_from_env, start_listener
+    from bot.metrics import Metrics
+
+    try:
+        http_address = address_from_env()
+    except ValueError as exc:
+        log.error("%s; nothing was started", exc)
+        return 2
     conn = connect(options.state_dir)
     runtime = Runtime.build(config, console=options.token is None)
     fetcher = Fetcher(fetch_policy(config))
@@ -176,7 +184,10 @@ async def _run_locked(options: Options, config: Config) -> int:
     worker = DeliveryWorker(conn, sender, pacer)
     holder: list[Service] = []
     poller = Poller(conn, fetcher, lambda: holder[0].runtime, on_queued=worker.wake)
-    scheduler = PollScheduler(conn, poller, lambda: holder[0].runtime)
+    metrics = Metrics()
+    scheduler = PollScheduler(
+        conn, poller, lambda: holder[0].runtime, on_report=metrics.observe_poll
+    )
     service = Service(
         options=options,
         conn=conn,
@@ -195,8 +206,11 @@ async def _run_locked(options: Options, config: Config) -> int:
         loop.add_signal_handler(sig, service.stop)
     loop.add_signal_handler(signal.SIGHUP, service.reload)
     frontend = None
+    listener: HttpListener | None = None
     tasks: list[asyncio.Task[None]] = []
     try:
+        if http_address is not None:
+            listener = await start_listener(service, metrics, http_address)
         if bot is not None:
             from bot.telegram.frontend import TelegramFrontend
 
@@ -216,6 +230,8 @@ async def _run_locked(options: Options, config: Config) -> int:
         log.info("stopping")
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+        if listener is not None:
+            await listener.close()
         await scheduler.stop(grace=STOP_GRACE / 2)
         for task in tasks:
             task.cancel()
