@@ -5,6 +5,11 @@ reload changes it without rebuilding jobs. APScheduler runs one `tick` job each 
 `max_instances=1, coalesce=True` and no misfire grace limit: a slow tick is skipped, not
 queued, and a wall-clock jump causes no burst of catch-up runs (RELIABILITY D10, D11). A feed
 already being polled is never started again until its poll ends.
+
+A wall clock that jumps back moves every feed's next poll back by the same amount, so a feed
+waits its interval, not the interval plus the jump (D10); a forward jump makes each feed due once.
+A store that keeps failing (disk full, D5) is logged on the first failed tick and then once a
+minute, not every second.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ log = logging.getLogger("vigil.scheduler")
 
 TICK_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
+CLOCK_JUMP = 5.0  # the wall clock falling this far behind the monotonic one jumped back
+ERROR_LOG_EVERY = 60.0
 
 
 class PollScheduler:
@@ -52,6 +59,9 @@ class PollScheduler:
         self._not_before: dict[str, float] = {}
         self.last_tick = time.monotonic()
         self.ticks = 0
+        self._clock_mark: tuple[float, float] | None = None
+        self._tick_errors = 0
+        self._last_error_log = 0.0
 
     def start(self) -> None:
         """Must run inside the event loop (APScheduler 3 takes the running loop)."""
@@ -95,10 +105,30 @@ class PollScheduler:
         self.ticks += 1
         now = self.clock()
         try:
+            self._follow_clock(now)
             self._heartbeat(now)
             self._start_due(now)
         except sqlite3.Error as exc:
-            log.error("scheduler tick failed: %s", exc)
+            self._tick_errors += 1
+            mono = time.monotonic()
+            if self._tick_errors == 1 or mono - self._last_error_log >= ERROR_LOG_EVERY:
+                self._last_error_log = mono
+                log.error("scheduler tick failed (%d in a row): %s", self._tick_errors, exc)
+            return
+        if self._tick_errors:
+            log.info("scheduler ticks work again after %d failures", self._tick_errors)
+            self._tick_errors = 0
+
+    def _follow_clock(self, now: float) -> None:
+        mono = time.monotonic()
+        mark = self._clock_mark
+        if mark is not None:
+            drift = (now - mark[0]) - (mono - mark[1])
+            if drift < -CLOCK_JUMP:
+                with transaction(self.conn):  # on failure the mark stays: retried next tick
+                    feed_rows.shift_schedule(self.conn, drift)
+                log.warning("wall clock went back %.0fs; poll schedule moved with it", -drift)
+        self._clock_mark = (now, mono)
 
     def _heartbeat(self, now: float) -> None:
         if now - self._last_heartbeat < HEARTBEAT_SECONDS and now >= self._last_heartbeat:

@@ -33,6 +33,16 @@ from bot.secrets import Secret
 log = logging.getLogger("vigil.telegram")
 
 DEFAULT_API_URL = "https://api.telegram.org"
+# 400 answers meaning the bot can no longer post in that chat: retrying every alert cannot help
+# until someone re-adds or re-permits the bot, which /start or /subscribe then records (F7).
+_GONE_REASONS = (
+    "chat not found",
+    "user not found",
+    "not enough rights",
+    "have no rights",
+    "chat_write_forbidden",
+    "need administrator rights",
+)
 MAX_TEXT = 4096
 
 
@@ -84,7 +94,7 @@ def classify(exc: BaseException) -> SendResult:
     if isinstance(exc, InvalidToken):
         return SendResult(Status.FATAL, error="the bot token was rejected by Telegram")
     if isinstance(exc, BadRequest):
-        if "chat not found" in lowered or "user not found" in lowered:
+        if any(reason in lowered for reason in _GONE_REASONS):
             return SendResult(Status.GONE, error=text)
         return SendResult(Status.PERMANENT, error=text)
     if isinstance(exc, TimedOut):

@@ -11,7 +11,14 @@ Rules:
   failing every row in turn; rows keep their place so recovery delivers oldest first.
 - A read timeout after the request went out is ambiguous: the message may have arrived. Vigil
   retries once (at-least-once) and records `uncertain` on the row; a second ambiguous timeout
-  marks the row sent-uncertain rather than risking a second duplicate (RELIABILITY C6).
+  marks the row sent-uncertain rather than risking a second duplicate (RELIABILITY C6). A
+  retry that succeeds keeps the note, so the ledger shows the message may have arrived twice.
+- A send whose outcome cannot be written (disk full, database locked) is remembered in memory and
+  written again before anything else is sent: the row is not sent a second time by this process,
+  and only a restart before the write succeeds can repeat it (RELIABILITY C15, D5).
+- Rows are due by wall-clock time, so when the wall clock jumps back (NTP step, VM restore) the
+  pending rows are moved back by the same amount: their remaining wait is kept instead of growing
+  by the jump (RELIABILITY D10). A forward jump only makes rows due sooner.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ MAX_RETRY_DELAY = 300.0
 MAX_IDLE_WAIT = 30.0
 UNCERTAIN = "uncertain"
 ONE_SHOT_LINGER = 30.0  # seconds a one-shot run waits for rows due soon
+RECORD_RETRY = 2.0  # seconds between attempts to write outcomes the store refused
+CLOCK_JUMP = 5.0  # a wall clock falling this far behind the monotonic one has jumped back
 
 
 class DeliveryWorker:
@@ -66,6 +75,9 @@ class DeliveryWorker:
         self.failed = 0
         self.rate_limited = 0
         self.last_progress = self.mono()
+        self._unrecorded: dict[int, tuple[outbox.OutboxRow, SendResult]] = {}
+        self._record_failures = 0
+        self._clock_mark: tuple[float, float] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -89,7 +101,7 @@ class DeliveryWorker:
 
         Rows waiting out a short 429 or a retry are still "soon"; a long retry_after is not.
         """
-        if self._network_failures >= 3:
+        if self._network_failures >= 3 or self._record_failures >= 3:
             return True
         return not outbox.due(self.conn, self.wall() + ONE_SHOT_LINGER, 1)
 
@@ -104,10 +116,16 @@ class DeliveryWorker:
         now_mono = self.mono()
         if now_mono < self._paused_until:
             return self._paused_until - now_mono
+        if self._unrecorded and not self._write_unrecorded():
+            self._paused_until = now_mono + RECORD_RETRY
+            return RECORD_RETRY
+        self._follow_clock()
         rows = outbox.due(self.conn, self.wall(), BATCH)
         next_wait: float | None = None
         heads: dict[str, outbox.OutboxRow] = {}
         for row in rows:
+            if row.id in self._unrecorded:
+                continue
             if row.chat_id not in heads and row.chat_id not in self._in_flight:
                 heads[row.chat_id] = row
         for chat_id, row in heads.items():
@@ -155,9 +173,49 @@ class DeliveryWorker:
             with transaction(conn):
                 self._record(conn, row, result, now, extra)
         except sqlite3.Error as exc:
-            # The send happened but could not be recorded (disk full): on restart this one row
-            # is sent again — the single duplicate a crash may cause (RELIABILITY C15).
+            # The send happened but could not be recorded (disk full): kept here and written
+            # before anything else is sent; only a restart before that repeats it (C15).
+            self._unrecorded[row.id] = (row, result)
+            self._record_failures += 1
+            self._paused_until = max(self._paused_until, self.mono() + RECORD_RETRY)
             log.error("could not record a delivery outcome: %s", exc, extra=extra)
+            return
+        self._record_failures = 0
+
+    def _write_unrecorded(self) -> bool:
+        """Writes the outcomes the store refused earlier; False while it still refuses."""
+        for row_id, (row, result) in list(self._unrecorded.items()):
+            extra = {"chat_id": row.chat_id, "item_key": row.statement_key}
+            try:
+                with transaction(self.conn):
+                    self._record(self.conn, row, result, self.wall(), extra)
+            except sqlite3.Error as exc:
+                self._record_failures += 1
+                if self._record_failures in (2, 10) or self._record_failures % 100 == 0:
+                    log.error("still cannot record delivery outcomes: %s", exc)
+                return False
+            del self._unrecorded[row_id]
+        self._record_failures = 0
+        log.info("delivery outcomes recorded again")
+        return True
+
+    def _follow_clock(self) -> None:
+        """Moves pending rows back when the wall clock jumped back (see the module rules)."""
+        wall, mono = self.wall(), self.mono()
+        mark = self._clock_mark
+        self._clock_mark = (wall, mono)
+        if mark is None:
+            return
+        drift = (wall - mark[0]) - (mono - mark[1])
+        if drift >= -CLOCK_JUMP:
+            return
+        try:
+            with transaction(self.conn):
+                moved = outbox.shift_pending(self.conn, drift)
+        except sqlite3.Error as exc:
+            log.error("wall clock went back %.0fs; could not move pending rows: %s", -drift, exc)
+            return
+        log.warning("wall clock went back %.0fs; moved %d pending rows", -drift, moved)
 
     def _record(
         self,
@@ -169,7 +227,12 @@ class DeliveryWorker:
     ) -> None:
         status = result.status
         if status is Status.SENT:
-            outbox.mark_sent(conn, row.id, now, result.note)
+            note = result.note
+            if note is None and (row.attempts or 0) > 0 and self._previous_uncertain(conn, row.id):
+                note = f"{UNCERTAIN}: sent again after an ambiguous timeout; may have arrived twice"
+            outbox.mark_sent(conn, row.id, now, note)
+            if note is not None:
+                log.warning("delivered with a note: %s", note, extra=extra)
             self.sent += 1
             self.last_progress = self.mono()
             self._network_failures = 0

@@ -133,6 +133,8 @@ def connect(state_dir: str | os.PathLike[str], *, create: bool = True) -> sqlite
     try:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 5000")
+        # Refused files are checked before switching to WAL, which would rewrite their header.
+        refuse_foreign(conn, path)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             # WAL needs shared memory; network filesystems refuse it (RELIABILITY D16).
@@ -159,8 +161,8 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection, path: Path) -> None:
-    """Brings the schema to SCHEMA_VERSION, refusing files that are newer or not ours."""
+def refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
+    """Raises StateError for a database from a newer Vigil or from another program."""
     version = schema_version(conn)
     if version > SCHEMA_VERSION:
         raise StateError(
@@ -175,6 +177,12 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
             raise StateError(
                 f"{path} holds tables but no Vigil schema version; it is not Vigil's database"
             )
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Brings the schema to SCHEMA_VERSION, refusing files that are newer or not ours."""
+    refuse_foreign(conn, path)
+    version = schema_version(conn)
     for target in range(version, SCHEMA_VERSION):
         with transaction(conn):
             for statement in _statements(MIGRATIONS[target]):

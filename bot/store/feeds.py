@@ -147,3 +147,8 @@ def record_failure(
 
 def reschedule(conn: sqlite3.Connection, feed_id: str, next_poll_at: float) -> None:
     conn.execute("UPDATE feeds SET next_poll_at = ? WHERE feed_id = ?", (next_poll_at, feed_id))
+
+
+def shift_schedule(conn: sqlite3.Connection, seconds: float) -> int:
+    """Moves every feed's next poll by `seconds` (the wall clock jumped); returns count."""
+    return conn.execute("UPDATE feeds SET next_poll_at = next_poll_at + ?", (seconds,)).rowcount

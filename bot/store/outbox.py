@@ -117,6 +117,15 @@ def move_chat(conn: sqlite3.Connection, old_chat_id: str, new_chat_id: str) -> N
     )
 
 
+def shift_pending(conn: sqlite3.Connection, seconds: float) -> int:
+    """Moves every pending row's next attempt by `seconds` (the clock jumped); returns count."""
+    cursor = conn.execute(
+        "UPDATE outbox SET next_attempt_at = next_attempt_at + ? WHERE state = 'pending'",
+        (seconds,),
+    )
+    return cursor.rowcount
+
+
 @dataclass(frozen=True, slots=True)
 class Backlog:
     pending: int

@@ -1,0 +1,111 @@
+"""`python -m bench`: every target of the performance issue, measured, in one table.
+
+Sizes: ``--smoke`` (seconds; the test suite's check that the bench runs), the default (a few
+minutes), ``--full`` (the issue's sizes). The servers run in a process of their own
+(:mod:`bench.server`); Vigil runs as `vigil once` / `vigil run` processes or, where start-up
+would dominate, in this process. Each figure is a ratio against a baseline measured in the same
+run, or a target the issue fixes in absolute terms (MB/s, MB, seconds over the interval). The
+table is printed and written as Markdown to ``bench/results/latest.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import delivery, memory, polling
+from bench.matching import matching_row
+from bench.server import BenchServers
+from bench.table import Row, machine, markdown, plain
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    name: str
+    feeds: int
+    keywords: int
+    megabytes: float
+    naive_megabytes: float
+    subscribers: int
+    latency_items: int  # 0: the latency row is skipped (it needs two real minutes)
+    memory_feeds: int
+
+
+SIZES = {
+    "smoke": Sizes("smoke", 20, 200, 0.3, 0.1, 20, 0, 20),
+    "default": Sizes("default", 200, 2000, 5.0, 0.5, 200, 10, 100),
+    "full": Sizes("full", 1000, 2000, 50.0, 2.0, 2000, 50, 1000),
+}
+SECTIONS = ("polling", "matching", "fanout", "latency", "memory")
+
+
+def _run(sizes: Sizes, sections: tuple[str, ...], workdir: Path) -> list[Row]:
+    rows: list[Row] = []
+    with BenchServers() as servers:
+        result = None
+        if "polling" in sections:
+            _say(f"poll cycles over {sizes.feeds} feeds")
+            result = polling.measure(servers, sizes.feeds, workdir)
+            rows += [polling.cold_row(result), polling.warm_row(result)]
+        if "matching" in sections:
+            _say(f"matching {sizes.keywords} keywords over {sizes.megabytes} MB")
+            rows.append(matching_row(sizes.keywords, sizes.megabytes, sizes.naive_megabytes))
+        if "fanout" in sections:
+            _say(f"fan-out to {sizes.subscribers} subscribers")
+            rows.append(delivery.fanout_row(servers, sizes.subscribers, workdir))
+        if "latency" in sections:
+            if sizes.latency_items:
+                _say(f"latency of {sizes.latency_items} items (about 2-3 minutes)")
+                rows.append(delivery.latency_row(servers, sizes.latency_items, workdir))
+            else:
+                rows.append(
+                    Row("latency", f"skipped at {sizes.name} size (needs 2 minutes)", "—", None)
+                )
+        if "memory" in sections:
+            _say(f"memory of `vigil run` with {sizes.memory_feeds} feeds")
+            rows.append(memory.memory_row(servers, sizes.memory_feeds, workdir))
+        if result is not None:
+            rows.append(polling.scale_row(result))
+    return rows
+
+
+def _say(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--full", action="store_true", help="the issue's sizes (tens of minutes)")
+    size.add_argument("--smoke", action="store_true", help="tiny sizes (seconds)")
+    parser.add_argument(
+        "--only", action="append", choices=SECTIONS, help="run only this section (repeatable)"
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS, help="Markdown table path")
+    args = parser.parse_args(argv)
+    sizes = SIZES["full" if args.full else "smoke" if args.smoke else "default"]
+    for name in [k for k in os.environ if k.lower().endswith("_proxy")]:
+        del os.environ[name]  # loopback only: feedparser's urllib would honour a proxy
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-") as workdir:
+        rows = _run(sizes, tuple(args.only or SECTIONS), Path(workdir))
+    header = (
+        f"Vigil benchmark ({sizes.name} sizes, {time.strftime('%Y-%m-%d')}, "
+        f"{time.monotonic() - started:.0f} s) on {machine()}"
+    )
+    print(plain(rows, header))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(markdown(rows, header), encoding="utf-8")
+    print(f"written to {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""`python -m bench --smoke` runs end to end and prints the results table.
+
+No figure is asserted (the machine is shared and noisy): only that every section ran, produced
+its row with a verdict, and wrote the Markdown table.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+ROWS = ("cold poll cycle", "warm poll cycle", "matching", "fan-out", "latency", "memory", "scale")
+
+
+@pytest.mark.slow
+def test_bench_smoke_prints_table(tmp_path: Path) -> None:
+    """The tiny-size bench completes and prints one row per target plus the machine line."""
+    output = tmp_path / "latest.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "cores" in done.stdout and "Python" in done.stdout
+    for row in ROWS:
+        assert row in done.stdout, row
+    markdown = output.read_text(encoding="utf-8")
+    assert markdown.count("\n| ") == len(ROWS) + 1  # the heading row and one per target
