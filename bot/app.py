@@ -170,6 +170,8 @@ async def _run_locked(options: Options, config: Config) -> int:
         log.error("%s; nothing was started", exc)
         return 2
     conn = connect(options.state_dir)
+    with transaction(conn):
+        runtime_rows.delete(conn, "fatal")  # a fresh start forgets why the last one stopped
     runtime = Runtime.build(config, console=options.token is None)
     fetcher = Fetcher(fetch_policy(config))
     sender: Sender
@@ -246,6 +248,9 @@ async def _run_locked(options: Options, config: Config) -> int:
         poller.close()
         with contextlib.suppress(sqlite3.Error), transaction(conn):
             runtime_rows.delete(conn, "heartbeat")
+            if service.exit_code and service.exit_reason:
+                # Kept after exit so `vigil health` and `vigil status` say why it stopped.
+                runtime_rows.put(conn, "fatal", service.exit_reason[:2000])
         conn.close()
     if service.exit_reason:
         log.error("%s", service.exit_reason)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import sqlite3
@@ -222,6 +223,7 @@ def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
                     f"{row.items_seen} · alerts sent {sent} · next poll {when}"
                 )
         oldest = _iso(backlog.oldest_created_at)
+        fatal = runtime_rows.get(conn, "fatal")
         if as_json:
             print(
                 _line(
@@ -231,6 +233,7 @@ def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
                         "sent": backlog.sent,
                         "failed": backlog.failed,
                         "dropped": backlog.dropped,
+                        "stopped": fatal,
                     }
                 )
             )
@@ -240,6 +243,8 @@ def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
                 + (f" (oldest {_when(backlog.oldest_created_at)})" if oldest else "")
                 + f", {backlog.sent} sent, {backlog.failed} failed, {backlog.dropped} dropped"
             )
+            if fatal:
+                print(f"STOPPED: {fatal}")
     finally:
         conn.close()
     return 0
@@ -250,15 +255,15 @@ def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
 
 def health_problem(conn: sqlite3.Connection, now: float) -> str | None:
     """The reason the service is unhealthy, or None."""
+    fatal = runtime_rows.get(conn, "fatal")
+    if fatal:
+        return f"the service stopped: {fatal}"
     beat = runtime_rows.get(conn, "heartbeat")
     if beat is None:
         return "the service is not running (no scheduler heartbeat)"
     age = now - float(beat)
     if age > HEARTBEAT_MAX_AGE or age < -HEARTBEAT_MAX_AGE:
         return f"the scheduler has not ticked for {age:.0f}s"
-    fatal = runtime_rows.get(conn, "fatal")
-    if fatal:
-        return f"delivery stopped: {fatal}"
     try:
         with transaction(conn):
             runtime_rows.put(conn, "health_probe", f"{now:.0f}")
@@ -320,7 +325,9 @@ async def once(
         print(f"vigil once: unknown feed(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     feeds = [f for f in config.feeds if not args.feed or f.id in args.feed]
-    with StateLock(state_dir):
+    # A dry run only reads state, so it may run beside `vigil run` to try a topic change.
+    lock = contextlib.nullcontext() if args.dry_run else StateLock(state_dir)
+    with lock:
         conn = connect(state_dir)
         try:
             return await _once(config, conn, feeds, token, args)
@@ -336,8 +343,9 @@ async def _once(
     args: argparse.Namespace,
 ) -> int:
     runtime = Runtime.build(config, console=token is None)
-    with transaction(conn):
-        feed_rows.sync_feeds(conn, {f.id: f.url for f in config.feeds})
+    if not args.dry_run:
+        with transaction(conn):
+            feed_rows.sync_feeds(conn, {f.id: f.url for f in config.feeds})
     async with Fetcher(fetch_policy(config)) as fetcher:
         poller = Poller(conn, fetcher, lambda: runtime)
         try:

@@ -506,6 +506,16 @@ def test_C12_service_exits_3_and_health_fails(
         check=False,
     )
     assert health.returncode == 1
+    assert "the service stopped: Telegram refused the bot token" in health.stdout
+    status = subprocess.run(
+        [*vigil_cmd("status"), "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "STOPPED: Telegram refused the bot token" in status.stdout
 
 
 def test_C14_conflict_exits_3_another_instance(
@@ -527,6 +537,34 @@ def test_C14_conflict_exits_3_another_instance(
     )
     assert done.returncode == 3
     assert "another instance is polling with this bot token" in done.stderr
+    health = subprocess.run(
+        [*vigil_cmd("health"), "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert health.returncode == 1
+    assert "another instance is polling with this bot token" in health.stdout
+
+    telegram.conflict(False)  # the other instance went away: a new start forgets the old reason
+    service = Service(env, config, tmp_path)
+    try:
+        service.wait_for(lambda: _health(env, config).returncode == 0)
+    finally:
+        service.stop()
+
+
+def _health(env: dict[str, str], config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*vigil_cmd("health"), "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 # ---------------------------------------------------------------- sent but not recorded
