@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.store.db import StateLock
 from tests.conftest import TOKEN, make_config, vigil_cmd
 from tests.servers.botapi import BotApiServerThread
 from tests.servers.feeds import FeedServer, FeedServerThread, rss
@@ -138,6 +139,21 @@ def test_dry_run_changes_nothing(
     assert db.exists()
     real = run_vigil(vigil_env, config, "once")
     assert real.stdout.count("Canada and the Netherlands") == 1
+
+
+def test_dry_run_beside_a_running_service(
+    tmp_path: Path, vigil_env: dict[str, str], feeds: FeedServer
+) -> None:
+    """--dry-run needs no state lock, so it works while `vigil run` holds the directory."""
+    feeds.set("/a.xml", rss([OLD]))
+    config = write(tmp_path / "feeds.yaml", make_config({"a": feeds.url("/a.xml")}))
+    assert run_vigil(vigil_env, config, "once").returncode == 0
+    feeds.set("/a.xml", rss([MATCHING, OLD]))
+    with StateLock(Path(vigil_env["VIGIL_STATE_DIR"])):
+        assert run_vigil(vigil_env, config, "once").returncode == 2  # the real thing waits
+        dry = run_vigil(vigil_env, config, "once", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would send to console" in dry.stdout
 
 
 def test_once_json_lines(tmp_path: Path, vigil_env: dict[str, str], feeds: FeedServer) -> None:
