@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast test-slow lint format bench clean
+.PHONY: run test test-fast test-slow lint format bench container-test clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Builds the Dockerfile with buildah (no Docker engine needed) and smoke-tests the image; root.
+container-test:
+	tests/container/build_and_smoke.sh --install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

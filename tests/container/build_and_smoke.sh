@@ -34,7 +34,10 @@ die() { printf 'build_and_smoke: %s\n' "$*" >&2; exit 1; }
 
 if [ "${1:-}" = "--install" ]; then
   say "installing buildah and debootstrap"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap >/dev/null
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap >/dev/null; then
+    apt-get update -qq  # a fresh machine may hold no or stale package lists
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap >/dev/null
+  fi
 fi
 [ "$(id -u)" = 0 ] || die "needs root (buildah vfs storage and chroot isolation)"
 for tool in buildah debootstrap python3; do
