@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import Config, ConfigError, load_config
-from bot.deliver.console import ConsoleSender
+from bot.deliver.console import ConsoleSender, console_pacer
 from bot.deliver.limits import Pacer
 from bot.deliver.sender import Sender
 from bot.deliver.telegram import TelegramSender, make_bot
@@ -182,7 +182,7 @@ async def _run_locked(options: Options, config: Config) -> int:
     else:
         bot = make_bot(options.token, options.api_url)
         sender = TelegramSender(bot)
-    pacer = Pacer(config.telegram.rate_per_second)
+    pacer = console_pacer() if bot is None else Pacer(config.telegram.rate_per_second)
     worker = DeliveryWorker(conn, sender, pacer)
     holder: list[Service] = []
     poller = Poller(conn, fetcher, lambda: holder[0].runtime, on_queued=worker.wake)

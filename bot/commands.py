@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot.app import Options, api_url_from_env, fetch_policy, run_service
 from bot.config import Config, ConfigError, load_config
-from bot.deliver.console import ConsoleSender
+from bot.deliver.console import ConsoleSender, console_pacer
 from bot.deliver.limits import Pacer
 from bot.deliver.sender import Sender
 from bot.deliver.telegram import TelegramSender, make_bot
@@ -388,7 +388,8 @@ async def _deliver(
         sender = ConsoleSender(io.StringIO() if quiet else None)
     else:
         sender = TelegramSender(make_bot(token, api_url_from_env()))
-    worker = DeliveryWorker(conn, sender, Pacer(config.telegram.rate_per_second))
+    pacer = console_pacer() if token is None else Pacer(config.telegram.rate_per_second)
+    worker = DeliveryWorker(conn, sender, pacer)
     try:
         async with asyncio.timeout(ONCE_DELIVERY_DEADLINE):
             await worker.run(until_idle=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -230,6 +231,60 @@ def test_bundled_feeds_yaml_is_valid(vigil_env: dict[str, str]) -> None:
     )
     assert done.returncode == 0, done.stdout
     assert "topics:   6" in done.stdout
+
+
+def bundled_config_on(feeds: FeedServer, tmp_path: Path, first_run: str) -> tuple[Path, int]:
+    """The bundled feeds.yaml with every feed URL served by the local server; returns its count."""
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "feeds.yaml").read_text(encoding="utf-8")
+    count = 0
+
+    def local(match: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return f"{match.group(1)}{feeds.url(f'/bundled-{count}.xml')}"
+
+    text = re.sub(r"^(\s+url: )https://\S+", local, text, flags=re.MULTILINE)
+    text = text.replace("allow_private_networks: false", "allow_private_networks: true")
+    text = text.replace("first_run: baseline", f"first_run: {first_run}")
+    return write(tmp_path / "feeds.yaml", text), count
+
+
+STATEMENTS = [
+    ("Canada and the Netherlands before the International Court of Justice", "on Syria"),
+    ("La Syrie et la Convention contre la torture", "Le Comité contre la torture"),
+    ("Kamerbrief over sancties tegen Syrië", "Het Internationaal Gerechtshof en Syrië"),
+    ("بيان حول اتفاقية مناهضة التعذيب", "في سوريا"),
+    ("Caesar salad at the reception", "nothing to see"),
+]
+
+
+def test_bundled_config_cold_once_over_local_copies(
+    tmp_path: Path, vigil_env: dict[str, str], feeds: FeedServer
+) -> None:
+    """The bundled feeds.yaml, every source served locally: all polled, its topics alert."""
+    config, count = bundled_config_on(feeds, tmp_path, "all")
+    assert count >= 12
+    for n in range(1, count + 1):
+        items = [
+            {
+                "title": f"{title} ({n}.{i})",
+                "link": f"http://x.test/{n}/{i}",
+                "guid": f"{n}-{i}",
+                "description": body,
+            }
+            for i, (title, body) in enumerate(STATEMENTS * 4)
+        ]
+        feeds.set(f"/bundled-{n}.xml", rss(items))
+    done = run_vigil(vigil_env, config, "once", "--json")
+    assert done.returncode == 0, done.stderr
+    alerts = [json.loads(line) for line in done.stdout.splitlines()]
+    assert f"{count} feed(s) polled, 0 failed, {count * 20} new item(s)" in done.stderr
+    assert {topic for alert in alerts for topic in alert["topics"]} >= {"cat", "icj-syria"}
+    assert not any("salad" in alert["title"] for alert in alerts)
+    again = run_vigil(vigil_env, config, "once", "--json")
+    assert again.returncode == 0
+    assert again.stdout == ""  # unchanged feeds (304): nothing new
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,17 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from bot.deliver.limits import Pacer
 from bot.deliver.sender import SendResult, Status
 
 RULE = "─" * 60
+CONSOLE_RATE = 1000.0  # a terminal has no rate limits; this only bounds a runaway loop
+
+
+def console_pacer() -> Pacer:
+    """Telegram's limits do not apply to a terminal: a first run with `first_run: all` over
+    many feeds would otherwise print one alert a second."""
+    return Pacer(CONSOLE_RATE, per_chat_interval=0.0)
 
 
 class ConsoleSender:
