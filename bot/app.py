@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 import os
 import signal
@@ -22,6 +23,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Config, ConfigError, load_config
 from bot.deliver.console import ConsoleSender, console_pacer
@@ -30,11 +32,17 @@ from bot.deliver.sender import Sender
 from bot.deliver.telegram import TelegramSender, make_bot
 from bot.deliver.worker import DeliveryWorker
 from bot.fetch import Fetcher, FetchPolicy
-from bot.pipeline import Poller, Runtime
+from bot.pipeline import Poller, PollReport, Runtime
 from bot.scheduler import PollScheduler
 from bot.secrets import Secret
 from bot.store import runtime as runtime_rows
 from bot.store.db import StateLock, connect, transaction
+from bot.telegram import notices
+from bot.telegram.notices import AdminNotices
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
+    from bot.telegram.frontend import TelegramFrontend
 
 log = logging.getLogger("vigil.app")
 
@@ -81,6 +89,7 @@ class Service:
     exit_reason: str = ""
     config_mtime: float = 0.0
     reload_failures: int = 0
+    notices: AdminNotices | None = None
 
     def current(self) -> Runtime:
         return self.runtime
@@ -122,6 +131,8 @@ class Service:
         return True, summary
 
     def _record_reload(self, *, ok: bool, message: str) -> None:
+        if self.notices is not None:
+            self.notices.post(notices.reload_accepted() if ok else notices.reload_refused(message))
         with contextlib.suppress(sqlite3.Error), transaction(self.conn):
             runtime_rows.put(self.conn, "reload_ok", "1" if ok else "0")
             runtime_rows.put(self.conn, "reload_error", message[:2000])
@@ -218,6 +229,8 @@ async def _run_locked(options: Options, config: Config) -> int:
 
             frontend = TelegramFrontend(service, bot, pacer=pacer)
             await frontend.start()
+            service.notices = _admin_notices(service, frontend, metrics)
+            tasks.append(asyncio.create_task(service.notices.run(), name="notices"))
         scheduler.start()
         tasks.append(asyncio.create_task(worker.run(), name="deliver"))
         tasks.append(asyncio.create_task(watch_config(service), name="watch"))
@@ -255,6 +268,23 @@ async def _run_locked(options: Options, config: Config) -> int:
     if service.exit_reason:
         log.error("%s", service.exit_reason)
     return service.exit_code
+
+
+def _admin_notices(service: Service, frontend: TelegramFrontend, metrics: Metrics) -> AdminNotices:
+    """Admins hear of failing feeds, long flood waits, lost groups and refused reloads."""
+    admin_notices = notices.AdminNotices(
+        service.conn,
+        send=lambda chat_id, text: frontend.send(chat_id, html.escape(text)),
+        admins=lambda: service.runtime.config.telegram.admins,
+    )
+
+    def on_report(report: PollReport) -> None:
+        metrics.observe_poll(report)
+        admin_notices.observe_poll(report)
+
+    service.scheduler.on_report = on_report
+    service.worker.on_outcome = admin_notices.observe_send
+    return admin_notices
 
 
 def api_url_from_env() -> str:

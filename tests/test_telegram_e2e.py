@@ -79,6 +79,13 @@ class World:
     def to(self, chat: int | str, needle: str = "") -> list[SentMessage]:
         return [m for m in self.telegram.replies_to(chat) if needle in m.text]
 
+    def consecutive_errors(self) -> int:
+        conn = sqlite3.connect(self.db, timeout=10)
+        try:
+            return int(conn.execute("SELECT max(consecutive_errors) FROM feeds").fetchone()[0])
+        finally:
+            conn.close()
+
     def polls(self) -> int:
         """Completed polls of the feed, 304s included, as the feed row counts them."""
         conn = sqlite3.connect(self.db, timeout=10)
@@ -219,3 +226,28 @@ def test_kill_during_fan_out_then_restart_loses_nothing(world: World) -> None:
     got = [m.chat_id for m in world.telegram.messages if "Statement 6" in m.text]
     assert set(got) == set(chats)
     assert len(got) - len(chats) <= 1
+
+
+def test_admin_is_told_once_of_a_failing_feed_its_recovery_and_a_refused_reload(
+    world: World,
+) -> None:
+    """B15/E11: notices reach the admin's private chat once per condition, not every cycle."""
+    world.start()
+    world.feeds.status("/a.xml", 503)
+    for errors in range(1, 5):
+        world.poll_now()
+        world.wait(lambda n=errors: world.consecutive_errors() >= n)  # type: ignore[misc]
+    world.wait(lambda: len(world.to(ADMIN, "has failed")) == 1)
+    assert "has failed 3 polls in a row (http_status: HTTP 503" in world.to(ADMIN, "failed")[0].text
+    world.feeds.set("/a.xml", rss(world.items))
+    world.poll_now()
+    world.wait(lambda: len(world.to(ADMIN, "works again")) == 1)
+    assert len(world.to(ADMIN, "has failed")) == 1  # the fourth failure was not told again
+
+    good = world.config.read_text(encoding="utf-8")
+    world.config.write_text(good.replace("interval:", "intervall:", 1), encoding="utf-8")
+    world.wait(lambda: len(world.to(ADMIN, "was refused")) == 1)
+    assert "did you mean" in world.to(ADMIN, "was refused")[0].text
+    assert world.to(USER) == []
+    world.config.write_text(good, encoding="utf-8")
+    world.wait(lambda: "configuration reloaded" in world.service_err())

@@ -64,6 +64,8 @@ class DeliveryWorker:
         self.wall = wall
         self.mono = pacer.clock
         self.on_fatal = on_fatal
+        # Told every recorded outcome (admin notices watch for floods and lost chats).
+        self.on_outcome: Callable[[str, SendResult], None] | None = None
         self.concurrency = concurrency
         self._wake = asyncio.Event()
         self._in_flight: set[str] = set()
@@ -181,6 +183,8 @@ class DeliveryWorker:
             log.error("could not record a delivery outcome: %s", exc, extra=extra)
             return
         self._record_failures = 0
+        if self.on_outcome is not None:
+            self.on_outcome(row.chat_id, result)
 
     def _write_unrecorded(self) -> bool:
         """Writes the outcomes the store refused earlier; False while it still refuses."""

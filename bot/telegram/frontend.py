@@ -493,13 +493,14 @@ class TelegramFrontend:
 
     async def send(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-    ) -> None:
-        """Sends an HTML reply, split if long and paced; a failure is logged, never raised."""
+    ) -> bool:
+        """Sends an HTML reply, split if long and paced; False (and logged) if it failed."""
         parts = split_message(text)
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
             if not await self._send_part(chat_id, part, markup if last else None):
-                return
+                return False
+        return True
 
     async def _send_part(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
