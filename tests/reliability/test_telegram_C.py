@@ -15,7 +15,6 @@ import itertools
 import logging
 import re
 import sqlite3
-import subprocess
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -41,11 +40,11 @@ from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
 from bot.store import outbox, subs
 from bot.store.db import connect, transaction
-from tests.conftest import TOKEN, make_config, vigil_cmd
+from tests.conftest import TOKEN, make_config
 from tests.servers.botapi import BotApiServer, BotApiServerThread, Call, visible_text
 from tests.servers.feeds import FeedServer, FeedServerThread, rss
 from tests.test_deliver import seed, states
-from tests.test_e2e import OLD, Service, poll_now, write
+from tests.test_e2e import OLD, Service, poll_now, run_vigil, write
 from tests.test_telegram_commands import make_host, reply_to, running
 from tests.test_telegram_e2e import statement
 
@@ -497,24 +496,10 @@ def test_C12_service_exits_3_and_health_fails(
     assert code == 3
     assert "Telegram refused the bot token" in err
     assert TOKEN not in err
-    health = subprocess.run(
-        [*vigil_cmd("health"), "--config", str(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    health = run_vigil(env, config, "health", timeout=60)
     assert health.returncode == 1
     assert "the service stopped: Telegram refused the bot token" in health.stdout
-    status = subprocess.run(
-        [*vigil_cmd("status"), "--config", str(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    status = run_vigil(env, config, "status", timeout=60)
     assert "STOPPED: Telegram refused the bot token" in status.stdout
 
 
@@ -527,44 +512,19 @@ def test_C14_conflict_exits_3_another_instance(
     config = write(tmp_path / "feeds.yaml", make_config({"a": feeds.url("/a.xml")}))
     env = {**vigil_env, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": telegram.root}
     telegram.conflict(True)
-    done = subprocess.run(
-        [*vigil_cmd("run"), "--config", str(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_vigil(env, config, "run", timeout=60)
     assert done.returncode == 3
     assert "another instance is polling with this bot token" in done.stderr
-    health = subprocess.run(
-        [*vigil_cmd("health"), "--config", str(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    health = run_vigil(env, config, "health", timeout=60)
     assert health.returncode == 1
     assert "another instance is polling with this bot token" in health.stdout
 
     telegram.conflict(False)  # the other instance went away: a new start forgets the old reason
     service = Service(env, config, tmp_path)
     try:
-        service.wait_for(lambda: _health(env, config).returncode == 0)
+        service.wait_for(lambda: run_vigil(env, config, "health").returncode == 0)
     finally:
         service.stop()
-
-
-def _health(env: dict[str, str], config: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*vigil_cmd("health"), "--config", str(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 # ---------------------------------------------------------------- sent but not recorded
