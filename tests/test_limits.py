@@ -73,3 +73,49 @@ def test_reserved_reply_delays_the_next_alert() -> None:
     pacer = Pacer(30, clock=clock)
     assert pacer.reserve("777", 30) == 0.0
     assert pacer.chat_ready_at("777") >= clock.now + 1.0
+
+
+def test_late_send_keeps_the_overall_grid() -> None:
+    """A send that starts a little after its slot does not push every later slot back."""
+    clock = Clock()
+    pacer = Pacer(25, clock=clock)
+    pacer.record("1")
+    assert pacer.overall_ready_at() == pytest.approx(100.04)
+    clock.now = 100.045  # 5 ms late
+    pacer.record("2")
+    assert pacer.overall_ready_at() == pytest.approx(100.08)
+
+
+def test_idle_earns_no_burst() -> None:
+    """After an idle spell (or a send later than one interval), the grid restarts from it."""
+    clock = Clock()
+    pacer = Pacer(25, clock=clock)
+    pacer.record("1")
+    clock.now = 105.0
+    pacer.record("2")
+    assert pacer.overall_ready_at() == pytest.approx(105.04)
+    clock.now = 105.04 + 0.05  # more than one interval late
+    pacer.record("3")
+    assert pacer.overall_ready_at() == pytest.approx(105.13)
+
+
+@pytest.mark.parametrize(("rate", "share"), [(30.0, 0.95), (25.0, 0.95), (2.5, 0.8)])
+def test_catch_up_never_exceeds_the_window(rate: float, share: float) -> None:
+    """A worker late by up to 90 % of an interval on each send (a third on average, simulated
+    clock) keeps close to the nominal rate — counting slots from the actual starts would give
+    1 / 1.325 = 75 % of it — and never puts more than floor(rate) sends in floor(rate)/rate s.
+    At low rates that window is a few sends long and leaves less room to catch up."""
+    clock = Clock()
+    pacer = Pacer(rate, clock=clock)
+    interval = 1.0 / rate
+    lateness = [0.0, 0.9, 0.1, 0.5, 0.0, 0.0, 0.8, 0.3]
+    starts = []
+    for n in range(600):
+        clock.now = max(clock.now, pacer.overall_ready_at()) + lateness[n % 8] * interval
+        pacer.record(str(n))  # distinct chats: only the overall rate applies
+        starts.append(clock.now)
+    most = pacer.window_max
+    for first, last in zip(starts, starts[most:], strict=False):
+        assert last - first >= most * interval - 1e-9
+    achieved = (len(starts) - 1) / (starts[-1] - starts[0])
+    assert achieved >= share * rate
