@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import threading
 import time
 import tracemalloc
 from datetime import UTC, datetime
@@ -15,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.model import ErrorKind, ParsedFeed
-from bot.parse import item_key, normalize_link, parse_feed, strip_dtd
+from bot.parse import ParserProcesses, item_key, normalize_link, parse_feed, strip_dtd
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 FEED_URL = "https://ministry.example/feed.xml"
@@ -624,3 +626,85 @@ def test_parse_never_raises(fragments: list[str], tail: bytes) -> None:
     for item in feed.items:
         assert item.key
         assert "\x00" not in item.title + item.summary + item.content
+
+
+# --- Parsing in child processes (bench: cold cycles) ----------------------------------------------
+
+
+def many_items(count: int) -> bytes:
+    entries = "".join(
+        f"<item><guid>g{n}</guid><title>Statement {n}</title>"
+        f"<description>{'Paragraph text. ' * 40}</description></item>"
+        for n in range(count)
+    )
+    return rss(entries).encode()
+
+
+@pytest.fixture
+def processes() -> Any:
+    pool = ParserProcesses()
+    yield pool
+    pool.close()
+
+
+def test_child_process_parse_equals_parse_feed(processes: ParserProcesses) -> None:
+    """The same bodies give the same result in a child process, DTD stripping included."""
+    bodies = [
+        rss("<item><guid>g1</guid><title>One &amp; two</title></item>").encode(),
+        billion_laughs(same_line=True),
+        b"",
+        b"<html><body>not a feed</body></html>",
+    ]
+    for body in bodies:
+        here = parse_feed(body, headers=RSS_HEADERS, url=FEED_URL)
+        there = processes.parse(body, headers=RSS_HEADERS, url=FEED_URL, timeout=30)
+        assert there == here
+    assert processes.started == 1  # one request at a time reuses one worker
+
+
+def test_child_past_deadline_is_killed_and_replaced(processes: ParserProcesses) -> None:
+    """A parse past its deadline reports PARSE and kills its worker; the next parse works."""
+    body = many_items(3_000)
+    late = processes.parse(body, headers=RSS_HEADERS, url=FEED_URL, timeout=0.05)
+    assert late.error_kind is ErrorKind.PARSE
+    assert late.error == "parsing took over 0s"
+    assert processes.started == 0
+    again = processes.parse(body, headers=RSS_HEADERS, url=FEED_URL, timeout=60)
+    assert again.ok and len(again.items) == 2_000
+
+
+def test_child_that_dies_costs_one_feed(processes: ParserProcesses) -> None:
+    """A worker killed mid-parse fails that feed only; one killed while idle is replaced."""
+    body = many_items(3_000)
+    result: list[ParsedFeed] = []
+    parsing = threading.Thread(
+        target=lambda: result.append(
+            processes.parse(body, headers=RSS_HEADERS, url=FEED_URL, timeout=60)
+        )
+    )
+    parsing.start()
+    deadline = time.monotonic() + 30
+    while not processes._busy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (worker,) = processes._busy
+    os.kill(worker.process.pid, 9)
+    parsing.join(30)
+    assert result[0].error_kind is ErrorKind.PARSE
+    assert (result[0].error or "").startswith("parser process died")
+    small = rss("<item><guid>g1</guid><title>One</title></item>").encode()
+    assert processes.parse(small, headers=RSS_HEADERS, url=FEED_URL, timeout=30).ok
+    (idle,) = processes._idle
+    os.kill(idle.process.pid, 9)
+    idle.process.wait()
+    assert processes.parse(small, headers=RSS_HEADERS, url=FEED_URL, timeout=30).ok
+
+
+def test_close_stops_every_child(processes: ParserProcesses) -> None:
+    """close() leaves no child behind, and later calls report instead of starting one."""
+    small = rss("<item><guid>g1</guid><title>One</title></item>").encode()
+    assert processes.parse(small, headers=RSS_HEADERS, url=FEED_URL, timeout=30).ok
+    (worker,) = processes._idle
+    processes.close()
+    assert worker.process.returncode is not None
+    after = processes.parse(small, headers=RSS_HEADERS, url=FEED_URL, timeout=30)
+    assert after.error_kind is ErrorKind.PARSE and processes.started == 0

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import bot.pipeline
 from bot.app import fetch_policy
 from bot.config import Config, parse_config
 from bot.fetch import Fetcher
-from bot.model import ErrorKind, Outcome
+from bot.model import ErrorKind, Outcome, ParsedFeed
+from bot.parse import parse_feed
 from bot.pipeline import Poller, PollReport, Runtime
 from bot.store import feeds as feed_rows
 from bot.store import outbox, subs
@@ -195,3 +200,68 @@ async def test_dry_run_writes_nothing(rig: Rig) -> None:
     assert feed_rows.get_feed(rig.conn, "a") == before
     assert rig.queued() == []
     assert outbox.backlog(rig.conn).pending == 0
+
+
+def process_poller(rig: Rig, parse_processes: bool | None) -> Poller:
+    return Poller(rig.conn, rig.fetcher, lambda: rig.runtime, parse_processes=parse_processes)
+
+
+async def test_burst_parses_in_child_processes_then_stops_them(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More bodies waiting than PROCESS_BURST go to child processes, which stop after the
+    linger time; the results are those of the thread path."""
+    monkeypatch.setattr(bot.pipeline, "processes_available", lambda: True)
+    monkeypatch.setattr(bot.pipeline, "PROCESS_BURST", 1)
+    monkeypatch.setattr(bot.pipeline, "PROCESS_LINGER", 0.0)
+    poller = process_poller(rig, None)
+    assert poller._processes is not None
+    try:
+        rig.server.set("/a.xml", rss([item(1), PLAIN]))
+        rig.server.set("/b.xml", rss([item(2)]))
+        feeds = [rig.runtime.config.feed("a"), rig.runtime.config.feed("b")]
+        reports = await asyncio.gather(*(poller.poll(f) for f in feeds))
+        assert [(r.outcome, r.new_items) for r in reports] == [(Outcome.OK, 2), (Outcome.OK, 1)]
+        assert poller._processes.started >= 1
+        await asyncio.sleep(1.5)  # PROCESS_LINGER + 1 s: the idle children are stopped
+        assert poller._processes.started == 0
+    finally:
+        poller.close()
+
+
+async def test_child_parse_past_deadline_fails_the_feed_then_recovers(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a child process the deadline kills the parse; state is kept; the next poll works."""
+    poller = process_poller(rig, True)
+    try:
+        rig.server.set("/a.xml", rss([item(1)]))
+        monkeypatch.setattr(bot.pipeline, "PARSE_DEADLINE", 0.01)  # shorter than a start-up
+        late = await poller.poll(rig.runtime.config.feed("a"))
+        assert late.error_kind is ErrorKind.PARSE
+        assert late.error == "parsing took over 0s"
+        monkeypatch.setattr(bot.pipeline, "PARSE_DEADLINE", 60.0)
+        again = await poller.poll(rig.runtime.config.feed("a"))
+        assert (again.outcome, again.new_items) == (Outcome.OK, 1)
+    finally:
+        poller.close()
+
+
+async def test_replaced_parser_runs_in_threads(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replaced parse_feed cannot be sent to a child process: it runs in a worker thread."""
+    threads: list[str] = []
+
+    def spy(body: bytes, **kwargs: Any) -> ParsedFeed:
+        threads.append(threading.current_thread().name)
+        return parse_feed(body, **kwargs)
+
+    monkeypatch.setattr(bot.pipeline, "parse_feed", spy)
+    poller = process_poller(rig, True)
+    try:
+        rig.server.set("/a.xml", rss([item(1)]))
+        report = await poller.poll(rig.runtime.config.feed("a"))
+        assert report.outcome is Outcome.OK
+        assert len(threads) == 1 and threads[0].startswith("parse")
+        assert poller._processes is not None and poller._processes.started == 0
+    finally:
+        poller.close()
