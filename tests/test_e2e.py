@@ -122,14 +122,20 @@ def test_telegram_one_message_per_channel_and_restart_sends_nothing(
     assert telegram.count_429 == 0
 
 
-def test_dry_run_changes_nothing(
-    tmp_path: Path, vigil_env: dict[str, str], feeds: FeedServer
-) -> None:
-    """--dry-run prints what would be sent; a real run afterwards still sends it."""
+def _baselined_then_matching(tmp_path: Path, vigil_env: dict[str, str], feeds: FeedServer) -> Path:
+    """A feed baselined by one `once`, then publishing a matching statement; returns config."""
     feeds.set("/a.xml", rss([OLD]))
     config = write(tmp_path / "feeds.yaml", make_config({"a": feeds.url("/a.xml")}))
     assert run_vigil(vigil_env, config, "once").returncode == 0
     feeds.set("/a.xml", rss([MATCHING, OLD]))
+    return config
+
+
+def test_dry_run_changes_nothing(
+    tmp_path: Path, vigil_env: dict[str, str], feeds: FeedServer
+) -> None:
+    """--dry-run prints what would be sent; a real run afterwards still sends it."""
+    config = _baselined_then_matching(tmp_path, vigil_env, feeds)
     db = Path(vigil_env["VIGIL_STATE_DIR"]) / "vigil.db"
     status_before = run_vigil(vigil_env, config, "status", "--json").stdout
     dry = run_vigil(vigil_env, config, "once", "--dry-run")
@@ -146,10 +152,7 @@ def test_dry_run_beside_a_running_service(
     tmp_path: Path, vigil_env: dict[str, str], feeds: FeedServer
 ) -> None:
     """--dry-run needs no state lock, so it works while `vigil run` holds the directory."""
-    feeds.set("/a.xml", rss([OLD]))
-    config = write(tmp_path / "feeds.yaml", make_config({"a": feeds.url("/a.xml")}))
-    assert run_vigil(vigil_env, config, "once").returncode == 0
-    feeds.set("/a.xml", rss([MATCHING, OLD]))
+    config = _baselined_then_matching(tmp_path, vigil_env, feeds)
     with StateLock(Path(vigil_env["VIGIL_STATE_DIR"])):
         assert run_vigil(vigil_env, config, "once").returncode == 2  # the real thing waits
         dry = run_vigil(vigil_env, config, "once", "--dry-run")
