@@ -606,20 +606,7 @@ async def test_button_subscribes_and_marks_the_keyboard(
     assert buttons == ["✓ Convention Against Torture", "Caesar Act", "All topics"]
 
 
-@pytest.mark.parametrize(
-    "data", ["sub:bogus", "unsub:", "sub", "drop:cat", "sub:cat:extra", "unsub:*"]
-)
-async def test_forged_button_changes_nothing(
-    tmp_path: Path, botapi: BotApiServer, data: str
-) -> None:
-    """Forged or stale callback data is answered 'out of date' and changes nothing."""
-    host = make_host(tmp_path)
-    async with running(botapi, host):
-        botapi.callback(data)
-        answers = await wait_for_calls(botapi, "answerCallbackQuery")
-        assert subscriptions(host, USER) == []
-    assert answers[0].params["text"] == replies.OUT_OF_DATE
-    assert not [c for c in botapi.calls if c.method == "editMessageReplyMarkup"]
+# Forged button data: tests/reliability/test_users_F.py::test_forged_callback_data_ignored (F9).
 
 
 # ---------------------------------------------------------------- limits and lifecycle

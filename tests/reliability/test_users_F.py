@@ -354,8 +354,28 @@ async def test_sql_like_arguments_are_plain_text(
 
 @pytest.mark.parametrize(
     "data",
-    ["sub:nope", "sub:cat:x", "unsub:*", "sub:'; DROP TABLE chats;--", "x" * 64, "admin:reload"],
-    ids=["F9-unknown", "F9-extra-field", "F9-wildcard", "F9-sql", "F9-long", "F9-admin-action"],
+    [
+        "sub:nope",
+        "sub:cat:x",
+        "unsub:*",
+        "sub:'; DROP TABLE chats;--",
+        "x" * 64,
+        "admin:reload",
+        "unsub:",
+        "sub",
+        "drop:cat",
+    ],
+    ids=[
+        "F9-unknown",
+        "F9-extra-field",
+        "F9-wildcard",
+        "F9-sql",
+        "F9-long",
+        "F9-admin-action",
+        "F9-empty-topic",
+        "F9-no-topic",
+        "F9-unknown-action",
+    ],
 )
 async def test_forged_callback_data_ignored(
     tmp_path: Path, botapi: BotApiServer, data: str
@@ -368,6 +388,7 @@ async def test_forged_callback_data_ignored(
         assert subscriptions(host, USER) == []
     assert answers[0].params["text"] == replies.OUT_OF_DATE
     assert host.reloads == 0
+    assert not [c for c in botapi.calls if c.method == "editMessageReplyMarkup"]
 
 
 async def test_F10_block_then_come_back(tmp_path: Path, botapi: BotApiServer) -> None:
