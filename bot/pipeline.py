@@ -20,7 +20,7 @@ Stages never call each other; this module passes values between them. Its rules:
   machine this cut a cold `vigil once` over 1,000 feeds from 12.5 s to about 7.5 s (bench/). The
   children stop PROCESS_LINGER seconds after the last burst, so a steady service keeps no extra
   processes. A child past the deadline is killed (a thread could only be abandoned); a child that
-  dies costs that one feed. A replaced `parse_feed` (tests do this) always runs in threads.
+  dies costs that one feed.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from bot import parse as parse_module
 from bot.config import Config, Feed
 from bot.fetch import Fetcher
 from bot.match.topics import Matcher
@@ -228,7 +227,7 @@ class Poller:
 
     def _burst(self) -> bool:
         """Whether this parse goes to a child process (see the module rules)."""
-        if self._processes is None or parse_feed is not parse_module.parse_feed:
+        if self._processes is None:
             return False
         if self._always_processes:
             return True

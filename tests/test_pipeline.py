@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,8 +13,7 @@ import bot.pipeline
 from bot.app import fetch_policy
 from bot.config import Config, parse_config
 from bot.fetch import Fetcher
-from bot.model import ErrorKind, Outcome, ParsedFeed
-from bot.parse import parse_feed
+from bot.model import ErrorKind, Outcome
 from bot.pipeline import Poller, PollReport, Runtime
 from bot.store import feeds as feed_rows
 from bot.store import outbox, subs
@@ -243,25 +240,5 @@ async def test_child_parse_past_deadline_fails_the_feed_then_recovers(
         monkeypatch.setattr(bot.pipeline, "PARSE_DEADLINE", 60.0)
         again = await poller.poll(rig.runtime.config.feed("a"))
         assert (again.outcome, again.new_items) == (Outcome.OK, 1)
-    finally:
-        poller.close()
-
-
-async def test_replaced_parser_runs_in_threads(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A replaced parse_feed cannot be sent to a child process: it runs in a worker thread."""
-    threads: list[str] = []
-
-    def spy(body: bytes, **kwargs: Any) -> ParsedFeed:
-        threads.append(threading.current_thread().name)
-        return parse_feed(body, **kwargs)
-
-    monkeypatch.setattr(bot.pipeline, "parse_feed", spy)
-    poller = process_poller(rig, True)
-    try:
-        rig.server.set("/a.xml", rss([item(1)]))
-        report = await poller.poll(rig.runtime.config.feed("a"))
-        assert report.outcome is Outcome.OK
-        assert len(threads) == 1 and threads[0].startswith("parse")
-        assert poller._processes is not None and poller._processes.started == 0
     finally:
         poller.close()

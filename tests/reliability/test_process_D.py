@@ -570,7 +570,7 @@ async def test_D12_hung_parse_hits_deadline_next_poll_works(
     config = parse_config(make_config({"a": feed_server.url("/a.xml")}))
     feed_server.set("/a.xml", rss([OLD]))
     conn = connect(tmp_path)
-    poller, fetcher = single_feed_poller(conn, config)
+    poller, fetcher = single_feed_poller(conn, config, parse_processes=False)
     release = threading.Event()
     real_parse = parse_feed
 
@@ -651,7 +651,8 @@ async def test_D14_parsing_is_bounded_by_parse_workers(
         feed_server.set(path, body)
     config = parse_config(make_config({p[1:3]: feed_server.url(p) for p in paths}))
     conn = connect(tmp_path)
-    poller, fetcher = single_feed_poller(conn, config, parse_workers=2)
+    # Threads only: the replaced parser below lives in this process, not in parse workers.
+    poller, fetcher = single_feed_poller(conn, config, parse_workers=2, parse_processes=False)
     real_parse = parse_feed
     lock = threading.Lock()
     active = [0, 0]  # now, most at once
