@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast test-slow lint format bench container-test clean
+.PHONY: run check test test-fast test-slow lint format bench container-test clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,13 +16,20 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/vigil run
 
-# The whole suite: fast tests, then the slow soak/corpus runs.
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
-	$(BIN)/python -m pytest -q -m slow
+# The fast suite runs in parallel: its tests mostly wait on local servers, subprocesses and
+# timers, so more workers than cores pay off; work stealing keeps the long tests from
+# finishing last on one worker. Every test uses its own ports, tmp_path and servers.
+WORKERS ?= 8
+PARALLEL := -n $(WORKERS) --dist worksteal
+
+# What a developer runs before a commit: lint, types, then the fast tests.
+check: lint test-fast
+
+# The whole suite: fast tests, then the slow soak/corpus runs (serial: they measure timing).
+test: test-fast test-slow
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PARALLEL)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

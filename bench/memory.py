@@ -5,8 +5,8 @@ has one new statement in every feed (every body parsed again). To run the cycles
 instead of a minute apart, the bench sets ``next_poll_at = 0`` on every feed row between cycles
 (``UPDATE feeds SET next_poll_at = 0``); a cycle is over when every row's ``polls`` counter has
 moved. Peak RSS is the kernel's high-water mark, ``VmHWM`` in ``/proc/PID/status``, of Vigil's
-process plus that of its child processes (the parse workers of a burst, bot/parse.py): every
-0.1 s the bench sums the ``VmHWM`` of the children alive, and the largest such sum is added to
+process plus that of its child processes (the parse workers of a burst, bot/sources/workers.py):
+every 0.1 s the bench sums the ``VmHWM`` of the children alive, and the largest such sum is added to
 the parent's. Each child is counted at its own peak, and pages the children share with each
 other (the interpreter, feedparser) are counted once per child, so the figure is an upper bound.
 """

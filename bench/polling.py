@@ -19,8 +19,8 @@ How each figure is taken (rows 1, 2 and 7 of the table):
   poll (20 new items), a warm poll (304) and an unchanged feed served without validators (200,
   all items already known), and the bytes the server counted per request of each kind.
 - **feedparser's share**: the cold cycle's bodies, fetched once, parsed again in this process by
-  ``bot.parse.parse_feed`` and by bare ``feedparser.parse`` with the options and response headers
-  Vigil passes (``content-location`` makes feedparser resolve element links: its own work).
+  ``bot.sources.feed.parse_feed`` and by bare ``feedparser.parse`` with the options and response
+  headers Vigil passes (``content-location`` makes feedparser resolve element links: its own work).
 """
 
 from __future__ import annotations
@@ -41,12 +41,12 @@ import httpx
 from bench.common import config_text, fmt_bytes, fmt_s, run_once, vigil_env, write_config
 from bench.server import BenchServers
 from bench.table import Row
-from bot.app import fetch_policy
 from bot.config import Config, load_config
 from bot.fetch import Fetcher
 from bot.model import Outcome
-from bot.parse import parse_feed
 from bot.pipeline import Poller, PollReport, Runtime
+from bot.service.app import fetch_policy
+from bot.sources.feed import parse_feed
 from bot.store import feeds as feed_rows
 from bot.store.db import connect, transaction
 
@@ -269,8 +269,9 @@ def cold_row(r: PollingResult) -> Row:
             f"cold: first_run: all, so all {r.feeds * ITEMS_PER_FEED} statements are parsed, "
             f"matched ({_keywords()} keywords, none hits) and stored; `vigil once` wall time "
             "includes interpreter start-up. With that many bodies waiting, Vigil parses in 2 "
-            "child processes (bot/parse.py ParserProcesses; threads share one core under the "
-            "GIL). Parse cost, same bodies, one thread: feedparser alone (Vigil's options) "
+            "child processes (bot/sources/workers.py ParserProcesses; threads share one core "
+            "under the GIL). Parse cost, same bodies, one thread: feedparser alone "
+            "(Vigil's options) "
             f"{fmt_s(r.feedparser_s)}, Vigil's whole parse stage (decode, DTD strip, "
             f"feedparser, HTML→text) {fmt_s(r.parse_feed_s)} = "
             f"{100 * r.parse_feed_s / r.cold.cpu:.0f}% of the in-process cycle's CPU "

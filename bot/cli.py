@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         secrets=(token.reveal(),) if token else (),
     )
-    from bot import commands
+    from bot import commands  # the stages load only for a command that needs them
 
     try:
         if args.command == "check":

@@ -1,7 +1,7 @@
 """Values shared by the pipeline stages: fetch → parse → match → store → route → render → deliver.
 
 Every type here is immutable. Stages exchange these values and never call each other; the
-orchestrator in :mod:`bot.pipeline` composes them.
+orchestrator in :mod:`bot.pipeline.poller` composes them.
 """
 
 from __future__ import annotations

@@ -275,9 +275,9 @@ async def test_invalid_text_is_rejected(
     [
         ({"per_chat_per_second": 0.01}, [42, 42], [1]),
         ({"per_chat_per_second": 0.01}, [42, 43], []),
-        ({"per_chat_per_second": 1000, "group_per_minute": 2}, [-100123] * 3, [2]),
-        ({"per_chat_per_second": 1000, "group_per_minute": 2}, ["@news"] * 3, [2]),
-        ({"per_chat_per_second": 1000, "group_per_minute": 2}, [42] * 3, []),
+        ({"per_chat_per_second": 1e6, "group_per_minute": 2}, [-100123] * 3, [2]),
+        ({"per_chat_per_second": 1e6, "group_per_minute": 2}, ["@news"] * 3, [2]),
+        ({"per_chat_per_second": 1e6, "group_per_minute": 2}, [42] * 3, []),
         ({"enforce_limits": False}, [42] * 3, []),
     ],
     ids=[

@@ -22,12 +22,12 @@ from bot.config import (
     Settings,
     TelegramSettings,
     Topic,
+    format_duration,
     load_config,
     parse_config,
     parse_duration,
     parse_size,
 )
-from bot.durations import format_duration
 
 SPEC_EXAMPLE = """\
 settings:

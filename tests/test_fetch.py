@@ -24,8 +24,8 @@ import httpx
 import pytest
 
 from bot.fetch import Fetcher, FetchPolicy, classify_error, parse_retry_after
-from bot.fetch_body import BodyTooLarge, BoundedDecoder, UnsupportedEncoding
-from bot.fetch_guard import DestinationRefused, GuardedBackend, refusal_reason, resolve_system
+from bot.fetch.body import BodyTooLarge, BoundedDecoder, UnsupportedEncoding
+from bot.fetch.guard import DestinationRefused, GuardedBackend, refusal_reason, resolve_system
 from bot.model import ErrorKind, Outcome
 from tests.servers.feeds import FeedServer, FeedServerThread, atom, gzip_bytes, rdf, rss
 

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot import http as vigil_http
-from bot.http import HttpListener, ListenAddress, address_from_env, health_reason
-from bot.metrics import Metrics
 from bot.model import ErrorKind, Item, Outcome
 from bot.pipeline import PlannedAlert, PollReport
+from bot.service import http as vigil_http
+from bot.service.http import HttpListener, ListenAddress, address_from_env, health_reason
+from bot.service.metrics import Metrics
 from bot.store import items as item_rows
 from bot.store import outbox
 from bot.store import runtime as runtime_rows

@@ -17,7 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.model import ErrorKind, ParsedFeed
-from bot.parse import ParserProcesses, item_key, normalize_link, parse_feed, strip_dtd
+from bot.sources.feed import parse_feed
+from bot.sources.identity import item_key, normalize_link
+from bot.sources.workers import ParserProcesses
+from bot.sources.xmldoc import strip_dtd
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 FEED_URL = "https://ministry.example/feed.xml"

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-import bot.pipeline
-from bot.app import fetch_policy
+import bot.sources.reader
 from bot.config import Config, parse_config
 from bot.fetch import Fetcher
 from bot.model import ErrorKind, Outcome
 from bot.pipeline import Poller, PollReport, Runtime
+from bot.service.app import fetch_policy
 from bot.store import feeds as feed_rows
 from bot.store import outbox, subs
 from bot.store.db import connect, transaction
@@ -208,20 +208,20 @@ async def test_burst_parses_in_child_processes_then_stops_them(
 ) -> None:
     """More bodies waiting than PROCESS_BURST go to child processes, which stop after the
     linger time; the results are those of the thread path."""
-    monkeypatch.setattr(bot.pipeline, "processes_available", lambda: True)
-    monkeypatch.setattr(bot.pipeline, "PROCESS_BURST", 1)
-    monkeypatch.setattr(bot.pipeline, "PROCESS_LINGER", 0.0)
+    monkeypatch.setattr(bot.sources.reader, "processes_available", lambda: True)
+    monkeypatch.setattr(bot.sources.reader, "PROCESS_BURST", 1)
+    monkeypatch.setattr(bot.sources.reader, "PROCESS_LINGER", 0.0)
     poller = process_poller(rig, None)
-    assert poller._processes is not None
+    assert poller.reader.processes is not None
     try:
         rig.server.set("/a.xml", rss([item(1), PLAIN]))
         rig.server.set("/b.xml", rss([item(2)]))
         feeds = [rig.runtime.config.feed("a"), rig.runtime.config.feed("b")]
         reports = await asyncio.gather(*(poller.poll(f) for f in feeds))
         assert [(r.outcome, r.new_items) for r in reports] == [(Outcome.OK, 2), (Outcome.OK, 1)]
-        assert poller._processes.started >= 1
+        assert poller.reader.processes.started >= 1
         await asyncio.sleep(1.5)  # PROCESS_LINGER + 1 s: the idle children are stopped
-        assert poller._processes.started == 0
+        assert poller.reader.processes.started == 0
     finally:
         poller.close()
 
@@ -233,11 +233,11 @@ async def test_child_parse_past_deadline_fails_the_feed_then_recovers(
     poller = process_poller(rig, True)
     try:
         rig.server.set("/a.xml", rss([item(1)]))
-        monkeypatch.setattr(bot.pipeline, "PARSE_DEADLINE", 0.01)  # shorter than a start-up
+        monkeypatch.setattr(bot.sources.reader, "PARSE_DEADLINE", 0.01)  # shorter than a start-up
         late = await poller.poll(rig.runtime.config.feed("a"))
         assert late.error_kind is ErrorKind.PARSE
         assert late.error == "parsing took over 0s"
-        monkeypatch.setattr(bot.pipeline, "PARSE_DEADLINE", 60.0)
+        monkeypatch.setattr(bot.sources.reader, "PARSE_DEADLINE", 60.0)
         again = await poller.poll(rig.runtime.config.feed("a"))
         assert (again.outcome, again.new_items) == (Outcome.OK, 1)
     finally:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.model import Field, Hit, Item, TopicMatch
-from bot.render import Rendered, render_alert, visible_length
+from bot.route.render import Rendered, render_alert, visible_length
 
 WHEN = datetime(2026, 11, 28, 14, 5, tzinfo=UTC)
 LINK = "https://ministry.example/statements/42?a=1&b=2"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.route import route_item
+from bot.route.chats import route_item
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bot.schedule import (
+from bot.pipeline.schedule import (
     DAY,
     backoff_delay,
     clamp_retry_after,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import clean_text, html_to_text
+from bot.sources.text import clean_text, html_to_text
 
 HTML_CASES = [
     ("<b>C</b>aesar", "Caesar", "inline-markup-keeps-word"),

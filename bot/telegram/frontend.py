@@ -8,18 +8,13 @@ Rules this module enforces:
 - A 409 Conflict (another process polls with this token) or a rejected token stops the service
   with exit code 3 and a message that says what to do.
 - Every update passes one gate before any handler runs: a per-actor rate limit (ignored beyond
-  it, one "slow down" per window), then :meth:`TelegramFrontend.authorize` — the only place
-  admin, group-admin and subscription-mode checks live. Edited messages and channel posts are
-  not commands.
-- Replies share the delivery worker's :class:`bot.deliver.limits.Pacer`, so replies and alerts
-  together keep within Telegram's limits: one message a second per chat, 20 a minute per
-  group, ``rate_per_second`` overall (Bot FAQ, "My bot is hitting limits"); a
-  reply that would have to wait longer than ``MAX_REPLY_WAIT`` is dropped, so a flood cannot
-  build an unbounded queue. Long replies are split at line boundaries under 4096 characters.
+  it, one "slow down" per window), then :meth:`bot.telegram.gate.Gate.authorize` — the only
+  place admin, group-admin and subscription-mode checks live. Edited messages and channel
+  posts are not commands.
+- Replies go through :class:`bot.telegram.outgoing.Replier`, paced together with the alerts.
 - Errors inside a handler are logged with the token redacted, and the chat gets at most one
   "Something went wrong" per update.
-- Added to a group or channel it was not allowed into, the bot leaves (RELIABILITY F6); blocked
-  or removed, the chat is deactivated like a 403 on delivery.
+- Membership changes are :mod:`bot.telegram.membership`'s (it leaves chats it may not stay in).
 """
 
 from __future__ import annotations
@@ -27,13 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import (
@@ -41,13 +35,10 @@ from telegram import (
     BotCommand,
     BotCommandScopeChat,
     CallbackQuery,
-    ChatMember,
     InlineKeyboardMarkup,
-    LinkPreviewOptions,
     Update,
 )
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram.error import BadRequest, Conflict, InvalidToken, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -58,13 +49,13 @@ from telegram.ext import (
 
 from bot.config import Config
 from bot.deliver.limits import Pacer
-from bot.deliver.telegram import retry_seconds
 from bot.logs import redact
 from bot.store import subs
-from bot.store.db import transaction
-from bot.telegram import access, keyboards, replies
+from bot.telegram import access, keyboards, membership, replies
+from bot.telegram.gate import Gate
 from bot.telegram.handlers import COMMANDS, Command, Need, Request, press_button
-from bot.telegram.replies import split_message
+from bot.telegram.host import Host
+from bot.telegram.outgoing import Replier
 
 log = logging.getLogger("vigil.telegram")
 
@@ -76,32 +67,7 @@ CONCURRENT_UPDATES = 32
 STOP_GRACE = 2.0
 UPDATER_STOP_TIMEOUT = 2.0
 RECONNECT_MAX = 60.0
-MAX_REPLY_WAIT = 30.0
 POLLING_TASK = "Updater:start_polling:polling_task"  # the name PTB 22.8 gives that task
-_ADMIN_STATUSES = frozenset({ChatMember.OWNER, ChatMember.ADMINISTRATOR})
-_GONE_STATUSES = frozenset({ChatMember.LEFT, ChatMember.BANNED})
-_PRESENT_STATUSES = frozenset(
-    {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
-)
-
-
-class HasConfig(Protocol):
-    @property
-    def config(self) -> Config: ...
-
-
-class Host(Protocol):
-    """What the front end uses of the service (:class:`bot.app.Service` provides it)."""
-
-    @property
-    def conn(self) -> sqlite3.Connection: ...
-
-    @property
-    def runtime(self) -> HasConfig: ...
-
-    def reload(self) -> tuple[bool, str]: ...
-
-    def stop(self, code: int, reason: str) -> None: ...
 
 
 class TelegramFrontend:
@@ -120,18 +86,15 @@ class TelegramFrontend:
         self.host = host
         self.bot = bot
         self.wall = wall
-        self.limiter = limiter or access.RateLimiter(clock=clock)
-        self.admins = access.AdminCache(clock=clock)
+        self.gate = Gate(bot, limiter or access.RateLimiter(clock=clock), clock)
         # Share the delivery worker's pacer when given: replies and alerts count together.
         rate = host.runtime.config.telegram.rate_per_second
-        self.pacer = pacer or Pacer(rate, clock=clock)
+        self.replier = Replier(bot, pacer or Pacer(rate, clock=clock))
         self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
-        self._closing = asyncio.Event()
         self._retry: asyncio.Task[None] | None = None
         self._fatal_reason: str | None = None
         self._apologized: OrderedDict[int, None] = OrderedDict()
         self._polling_failures = 0
-        self._no_preview = LinkPreviewOptions(is_disabled=True)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -169,9 +132,9 @@ class TelegramFrontend:
             stopping = asyncio.ensure_future(app.stop())
             done, _ = await asyncio.wait({stopping}, timeout=STOP_GRACE)
             if not done:
-                self._closing.set()  # paced replies still waiting give up now
+                self.replier.closing.set()  # paced replies still waiting give up now
             await stopping
-        self._closing.set()
+        self.replier.closing.set()
         try:
             await app.shutdown()
         except (RuntimeError, TelegramError) as exc:
@@ -293,48 +256,6 @@ class TelegramFrontend:
     def _redact(self, text: str) -> str:
         return redact(text, (self.bot.token,))
 
-    # ------------------------------------------------------------ the gate
-
-    async def authorize(
-        self, need: Need, config: Config, actor: access.Actor, chat_id: int, chat_kind: str
-    ) -> str | None:
-        """The refusal to show, or None when the actor may do this here. The one access check."""
-        admin = access.is_admin(config.telegram, actor)
-        if need is Need.ADMIN:
-            return None if admin else replies.ADMIN_ONLY
-        if need is Need.ANYONE:
-            return None
-        shared = chat_kind in access.SHARED_KINDS
-        if shared and not admin and not await self._is_chat_admin(chat_id, actor):
-            return replies.GROUP_ADMIN_ONLY
-        if need is Need.SUBSCRIBE and not access.may_subscribe(config.telegram, actor, chat_id):
-            closed = config.telegram.subscriptions == "closed"
-            return replies.SUBSCRIPTIONS_CLOSED if closed else replies.NOT_ALLOWED
-        return None
-
-    async def _is_chat_admin(self, chat_id: int, actor: access.Actor) -> bool:
-        if actor.anonymous_admin:
-            return True
-        if actor.user_id is None:
-            return False
-        cached = self.admins.get(chat_id, actor.user_id)
-        if cached is not None:
-            return cached
-        try:
-            member = await self.bot.get_chat_member(chat_id, actor.user_id)
-        except TelegramError as exc:
-            log.info("getChatMember failed: %s", self._redact(str(exc)), extra={"chat_id": chat_id})
-            return False
-        is_admin = member.status in _ADMIN_STATUSES
-        self.admins.put(chat_id, actor.user_id, is_admin)
-        return is_admin
-
-    def _throttled(self, actor: access.Actor) -> tuple[bool, bool]:
-        """(refused, warn): whether to ignore this action and whether to say so."""
-        if self.limiter.allow(actor.rate_key):
-            return False, False
-        return True, self.limiter.should_warn(actor.rate_key)
-
     # ------------------------------------------------------------ updates
 
     def _command_callback(self, command: Command) -> Callable[[Update, Any], Any]:
@@ -353,13 +274,13 @@ class TelegramFrontend:
             message.sender_chat.id if message.sender_chat else None,
             chat.id,
         )
-        refused, warn = self._throttled(actor)
+        refused, warn = self.gate.throttled(actor)
         if refused:
             if warn:
                 await self.send(chat.id, replies.SLOW_DOWN)
             return
         config = self.host.runtime.config
-        refusal = await self.authorize(command.need, config, actor, chat.id, chat.type)
+        refusal = await self.gate.authorize(command.need, config, actor, chat.id, chat.type)
         if refusal is not None:
             log.info(
                 "refused /%s for user %s", command.name, actor.user_id, extra={"chat_id": chat.id}
@@ -403,7 +324,7 @@ class TelegramFrontend:
         message = query.message
         chat_id = message.chat.id if message is not None else query.from_user.id
         actor = access.actor_of(query.from_user.id, None, chat_id)
-        refused, warn = self._throttled(actor)
+        refused, warn = self.gate.throttled(actor)
         if refused:
             await self._answer(query, replies.SLOW_DOWN if warn else None)
             return
@@ -413,7 +334,7 @@ class TelegramFrontend:
             await self._answer(query, replies.OUT_OF_DATE)
             return
         need = Need.SUBSCRIBE if press.action == "sub" else Need.CHANGE
-        refusal = await self.authorize(need, config, actor, chat_id, message.chat.type)
+        refusal = await self.gate.authorize(need, config, actor, chat_id, message.chat.type)
         if refusal is not None:
             await self._answer(query, refusal)
             return
@@ -439,38 +360,8 @@ class TelegramFrontend:
             log.info("answerCallbackQuery failed: %s", self._redact(str(exc)))
 
     async def _on_membership(self, update: Update, context: Any) -> None:
-        change = update.my_chat_member
-        if change is None:
-            return
-        chat = change.chat
-        old, new = change.old_chat_member.status, change.new_chat_member.status
-        key = str(chat.id)
-        if new in _GONE_STATUSES:
-            with transaction(self.host.conn):
-                subs.deactivate(self.host.conn, key, f"bot {new} in the chat")
-            log.info("removed from a chat or blocked; chat deactivated", extra={"chat_id": key})
-            return
-        if chat.type not in access.SHARED_KINDS or old not in _GONE_STATUSES:
-            return
-        if new not in _PRESENT_STATUSES:
-            return
-        config = self.host.runtime.config
-        adder = access.actor_of(change.from_user.id, None, chat.id)
-        if access.may_stay(config, chat.id, chat.username, adder):
-            with transaction(self.host.conn):
-                subs.ensure_chat(self.host.conn, key, chat.type, chat.title or "", self.wall())
-            log.info("added to a %s by user %d", chat.type, adder.user_id, extra={"chat_id": key})
-            return
-        log.warning(
-            "added to a %s by user %s, who may not; leaving",
-            chat.type,
-            change.from_user.id,
-            extra={"chat_id": key},
-        )
-        try:
-            await self.bot.leave_chat(chat.id)
-        except TelegramError as exc:
-            log.warning("leaveChat failed: %s", self._redact(str(exc)), extra={"chat_id": key})
+        if update.my_chat_member is not None:
+            await membership.on_change(self.host, self.bot, update.my_chat_member, self.wall())
 
     async def _on_error(self, update: object, context: Any) -> None:
         error = getattr(context, "error", None)
@@ -495,48 +386,4 @@ class TelegramFrontend:
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
     ) -> bool:
         """Sends an HTML reply, split if long and paced; False (and logged) if it failed."""
-        parts = split_message(text)
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            if not await self._send_part(chat_id, part, markup if last else None):
-                return False
-        return True
-
-    async def _send_part(
-        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
-    ) -> bool:
-        for attempt in range(2):
-            delay = self.pacer.reserve(str(chat_id), MAX_REPLY_WAIT)
-            if delay is None:
-                log.warning("reply dropped: the chat is over its rate", extra={"chat_id": chat_id})
-                return False
-            if delay > 0 and not await self._pause(delay):
-                return False
-            try:
-                await self.bot.send_message(
-                    chat_id,
-                    text,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                    link_preview_options=self._no_preview,
-                )
-            except RetryAfter as exc:
-                wait = retry_seconds(exc)
-                self.pacer.pause(str(chat_id), wait)
-                log.warning("reply rate limited for %.0fs", wait, extra={"chat_id": chat_id})
-                if attempt or wait > MAX_REPLY_WAIT:
-                    return False
-                continue
-            except TelegramError as exc:
-                log.warning("reply failed: %s", self._redact(str(exc)), extra={"chat_id": chat_id})
-                return False
-            return True
-        return False
-
-    async def _pause(self, seconds: float) -> bool:
-        """Sleeps; False when the front end is closing and the reply should be given up."""
-        try:
-            await asyncio.wait_for(self._closing.wait(), seconds)
-        except TimeoutError:
-            return True
-        return False
+        return await self.replier.send(chat_id, text, markup)

@@ -1,7 +1,7 @@
 """One small ``async def`` per command, and the one table that registers them all.
 
 The handlers only read arguments, call the store and reply; who may run them is decided before
-they are called, in one place (:meth:`bot.telegram.frontend.TelegramFrontend.authorize`), from the
+they are called, in one place (:meth:`bot.telegram.gate.Gate.authorize`), from the
 ``need`` column of :data:`COMMANDS`. Rules enforced here:
 - Bad or missing arguments get a short usage reply and change nothing.
 - ``/track`` phrases use the keyword syntax of topics and are compiled before they are stored,
@@ -18,7 +18,6 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardMarkup
 
@@ -30,10 +29,8 @@ from bot.store import outbox, subs
 from bot.store.db import transaction
 from bot.telegram import keyboards, replies
 from bot.telegram.access import Actor
+from bot.telegram.host import Host
 from bot.telegram.replies import echo, esc
-
-if TYPE_CHECKING:
-    from bot.telegram.frontend import Host
 
 MAX_PHRASE = 100
 MAX_PHRASES = 20

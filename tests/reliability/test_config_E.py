@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Options, Service, fetch_policy
-from bot.commands import check
+from bot.commands.check import check
 from bot.config import ConfigError, parse_config
 from bot.deliver.console import ConsoleSender
 from bot.deliver.limits import Pacer
 from bot.deliver.worker import DeliveryWorker
 from bot.fetch import Fetcher
 from bot.pipeline import Poller, Runtime
-from bot.scheduler import PollScheduler
+from bot.pipeline.scheduler import PollScheduler
 from bot.secrets import Secret, token_from_env
+from bot.service.app import Options, Service, fetch_policy
 from bot.store import feeds as feed_rows
 from bot.store import runtime as runtime_rows
 from bot.store.db import connect, transaction

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import fetch_policy
 from bot.config import parse_config
 from bot.fetch import Fetcher
 from bot.model import Outcome
 from bot.pipeline import Poller, PollReport, Runtime
+from bot.service.app import fetch_policy
 from bot.store import feeds as feed_rows
 from bot.store.db import connect, transaction
 from tests.servers.botapi import visible_text

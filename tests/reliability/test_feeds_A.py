@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from bot.app import fetch_policy
 from bot.config import Config, parse_config
 from bot.fetch import Fetcher
 from bot.model import ErrorKind, Outcome, ParsedFeed
-from bot.parse import parse_feed
 from bot.pipeline import Poller, PollReport, Runtime
+from bot.service.app import fetch_policy
+from bot.sources.feed import parse_feed
 from bot.store import feeds as feed_rows
 from bot.store.db import connect, transaction
 from tests.servers.botapi import visible_text
@@ -547,7 +547,7 @@ async def test_a18_parser_raising_costs_one_feed(rig: Rig, monkeypatch: pytest.M
             raise RuntimeError("parser bug")
         return parse_feed(body, **kwargs)
 
-    monkeypatch.setattr("bot.pipeline.parse_feed", flaky)
+    monkeypatch.setattr("bot.sources.reader.parse_feed", flaky)
     rig.server.set("/a.xml", rss([entry(2), entry(1)]))
     rig.server.set("/b.xml", rss([entry(11), entry(10)]))
     reports = await rig.poll_all("a", "b")

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from bot.config import parse_config
 from bot.match.topics import Matcher
 from bot.model import ErrorKind, Item, ParsedFeed
-from bot.parse import parse_feed
-from bot.render import render_alert
+from bot.route.render import render_alert
+from bot.sources.feed import parse_feed
 from tests.servers.botapi import visible_text
 from tests.servers.feeds import atom, rss
 

@@ -23,7 +23,7 @@ import pytest
 from bot import commands
 from bot.fetch import Fetcher, FetchPolicy
 from bot.model import ErrorKind, Outcome
-from bot.schedule import DAY
+from bot.pipeline.schedule import DAY
 from bot.store import outbox
 from bot.store import subs as sub_rows
 from bot.telegram.replies import status_text

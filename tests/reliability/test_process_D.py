@@ -23,18 +23,18 @@ from pathlib import Path
 
 import pytest
 
-import bot.pipeline
-from bot.app import fetch_policy
+import bot.sources.reader
 from bot.config import Config, parse_config
 from bot.deliver.limits import Pacer
 from bot.deliver.telegram import TelegramSender, make_bot
 from bot.deliver.worker import DeliveryWorker
 from bot.fetch import Fetcher
 from bot.model import Outcome, ParsedFeed
-from bot.parse import parse_feed
 from bot.pipeline import Poller, Runtime
-from bot.scheduler import PollScheduler
+from bot.pipeline.scheduler import PollScheduler
 from bot.secrets import Secret
+from bot.service.app import fetch_policy
+from bot.sources.feed import parse_feed
 from bot.store import feeds as feed_rows
 from bot.store.db import StateError, connect, transaction
 from tests.conftest import TOKEN, make_config, vigil_cmd
@@ -578,15 +578,15 @@ async def test_D12_hung_parse_hits_deadline_next_poll_works(
         release.wait(60)
         return ParsedFeed(error="released")
 
-    monkeypatch.setattr(bot.pipeline, "PARSE_DEADLINE", 1.0)
-    monkeypatch.setattr(bot.pipeline, "parse_feed", hung)
+    monkeypatch.setattr(bot.sources.reader, "PARSE_DEADLINE", 1.0)
+    monkeypatch.setattr(bot.sources.reader, "parse_feed", hung)
     try:
         started = time.monotonic()
         report = await asyncio.wait_for(poller.poll(config.feeds[0]), 30)
         assert time.monotonic() - started < 20
         assert report.outcome is Outcome.FAILED
         assert report.error == "parsing took over 1s"
-        monkeypatch.setattr(bot.pipeline, "parse_feed", real_parse)
+        monkeypatch.setattr(bot.sources.reader, "parse_feed", real_parse)
         again = await asyncio.wait_for(poller.poll(config.feeds[0]), 30)
         assert again.outcome is Outcome.OK
     finally:
@@ -667,7 +667,7 @@ async def test_D14_parsing_is_bounded_by_parse_workers(
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(bot.pipeline, "parse_feed", counted)
+    monkeypatch.setattr(bot.sources.reader, "parse_feed", counted)
     try:
         reports = await asyncio.gather(*(poller.poll(f) for f in config.feeds))
     finally:

@@ -25,7 +25,6 @@ import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.app import fetch_policy
 from bot.config import parse_config
 from bot.deliver.limits import Pacer
 from bot.deliver.sender import SendResult, Status
@@ -34,8 +33,9 @@ from bot.deliver.worker import MAX_RETRY_DELAY, DeliveryWorker
 from bot.fetch import Fetcher
 from bot.model import Item
 from bot.pipeline import Poller, Runtime
-from bot.render import render_alert
+from bot.route.render import render_alert
 from bot.secrets import Secret
+from bot.service.app import fetch_policy
 from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
 from bot.store import outbox, subs

@@ -1,4 +1,4 @@
-"""Prometheus metrics of a running `vigil run`, served on `/metrics` by :mod:`bot.http`.
+"""Prometheus metrics of a running `vigil run`, served on `/metrics` by :mod:`bot.service.http`.
 
 Rules:
 - A private :class:`~prometheus_client.CollectorRegistry` per :class:`Metrics`: nothing touches
@@ -31,10 +31,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from bot.model import Outcome
+from bot.service.view import ServiceView
 from bot.store import outbox
 
 if TYPE_CHECKING:
-    from bot.app import Service
     from bot.pipeline import PollReport
 
 log = logging.getLogger("vigil.metrics")
@@ -49,7 +49,7 @@ class _ServiceCollector(Collector):
     """Figures read from the running service at scrape time."""
 
     def __init__(self) -> None:
-        self.service: Service | None = None
+        self.service: ServiceView | None = None
 
     def collect(self) -> Iterable[Metric]:
         service = self.service
@@ -173,7 +173,7 @@ class Metrics:
         except Exception:
             log.exception("metrics: a poll report could not be counted")
 
-    def render(self, service: Service | None = None) -> bytes:
+    def render(self, service: ServiceView | None = None) -> bytes:
         """The Prometheus text exposition of everything, the service's live figures included."""
         self._service.service = service
         try:

@@ -25,7 +25,9 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Feed
-from bot.pipeline import Poller, PollReport, Runtime
+from bot.pipeline.poller import Poller
+from bot.pipeline.report import PollReport
+from bot.pipeline.runtime import Runtime
 from bot.store import feeds as feed_rows
 from bot.store import runtime as runtime_rows
 from bot.store.db import transaction

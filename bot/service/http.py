@@ -12,7 +12,7 @@ Rules:
   off; no request can raise into the service.
 - `/healthz` answers 200 `ok` or 503 with the reason: the scheduler stopped ticking (the
   in-process monotonic tick older than 30 s), Telegram refused the token, or whatever
-  :func:`bot.commands.health_problem` finds in the database (stale heartbeat, database not
+  :func:`bot.service.health.health_problem` finds in the database (stale heartbeat, database not
   writable, outbox stuck) — the same judgement as `vigil health`, so the two never disagree.
 """
 
@@ -27,14 +27,11 @@ import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from bot.commands import health_problem
-from bot.metrics import CONTENT_TYPE as METRICS_TYPE
-from bot.metrics import Metrics
-
-if TYPE_CHECKING:
-    from bot.app import Service
+from bot.service.health import health_problem
+from bot.service.metrics import CONTENT_TYPE as METRICS_TYPE
+from bot.service.metrics import Metrics
+from bot.service.view import ServiceView
 
 log = logging.getLogger("vigil.http")
 
@@ -78,7 +75,7 @@ def address_from_env(env: Mapping[str, str] | None = None) -> ListenAddress | No
 
 
 def health_reason(
-    service: Service, *, mono: float | None = None, wall: float | None = None
+    service: ServiceView, *, mono: float | None = None, wall: float | None = None
 ) -> str | None:
     """Why the running service is unhealthy, or None; `/healthz` answers 503 with this text."""
     mono = time.monotonic() if mono is None else mono
@@ -139,7 +136,7 @@ async def read_request_head(reader: asyncio.StreamReader) -> tuple[str, str]:
 class HttpListener:
     """Serves `/healthz` and `/metrics` for one running service."""
 
-    def __init__(self, service: Service, metrics: Metrics, host: str, port: int) -> None:
+    def __init__(self, service: ServiceView, metrics: Metrics, host: str, port: int) -> None:
         self.service = service
         self.metrics = metrics
         self.host = host
@@ -244,7 +241,7 @@ async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 
 async def start_listener(
-    service: Service, metrics: Metrics, address: ListenAddress
+    service: ServiceView, metrics: Metrics, address: ListenAddress
 ) -> HttpListener | None:
     """The started listener, or None (logged) when the address cannot be bound."""
     listener = HttpListener(service, metrics, address.host, address.port)

@@ -9,7 +9,7 @@ Rules enforced here (RELIABILITY §B, §4.5; API-NOTES §1.15, §1.16, §6):
   them. Waiting for a concurrency slot for the first hop is not counted: fifty feeds on one host
   queue behind the per-host limit without eating each other's deadline.
 - **Bytes:** a declared ``Content-Length`` above the cap is refused before reading; otherwise the
-  raw bytes from ``aiter_raw()`` are counted and decoded by :mod:`bot.fetch_body`, which bounds the
+  raw bytes from ``aiter_raw()`` are counted and decoded by :mod:`bot.fetch.body`, which bounds the
   *decompressed* size inside zlib.
 - **Destinations:** only ``http``/``https``, on every hop; redirects are followed here, one hop at
   a time, at most ``max_redirects``; every TCP connection goes through
@@ -28,21 +28,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from http import HTTPStatus
 from types import TracebackType
 from typing import Self
 
 import httpcore
 import httpx
 
-from bot.fetch_body import BodyTooLarge, BoundedDecoder, CorruptBody, UnsupportedEncoding
-from bot.fetch_guard import DestinationRefused, GuardedBackend
+from bot.fetch.body import BodyTooLarge, BoundedDecoder, CorruptBody, UnsupportedEncoding
+from bot.fetch.classify import FetchFailure, classify_error, parse_retry_after, status_message
+from bot.fetch.guard import DestinationRefused, GuardedBackend
+from bot.fetch.transport import PoolTransport
 from bot.model import ErrorKind, FetchResult, Outcome
 
 log = logging.getLogger("vigil.fetch")
@@ -82,170 +80,6 @@ class _Progress:
     start: float
 
 
-class _Failure(Exception):
-    """A classified failure raised inside the fetch and turned into a FetchResult at the edge."""
-
-    def __init__(
-        self,
-        kind: ErrorKind,
-        message: str,
-        *,
-        status: int | None = None,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.status = status
-        self.headers = headers or {}
-        self.retry_after = retry_after
-
-
-# httpcore's exceptions as httpx names them; most specific first.
-_EXCEPTION_MAP: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ProxyError, httpx.ProxyError),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-)
-
-
-def _as_httpx_error(exc: Exception) -> Exception:
-    for source, target in _EXCEPTION_MAP:
-        if isinstance(exc, source):
-            mapped = target(str(exc))
-            mapped.__cause__ = exc
-            return mapped
-    return exc
-
-
-class _RawStream(httpx.AsyncByteStream):
-    """httpcore's response stream, undecoded, with httpcore errors renamed to httpx's."""
-
-    def __init__(self, stream: AsyncIterable[bytes]) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for part in self._stream:
-                yield part
-        except Exception as exc:
-            raise _as_httpx_error(exc) from exc
-
-    async def aclose(self) -> None:
-        closer = getattr(self._stream, "aclose", None)
-        if closer is not None:
-            await closer()
-
-
-class PoolTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over an httpcore pool we built ourselves (with the guarded backend).
-
-    httpx.AsyncHTTPTransport builds its own pool and offers no way to pass a network backend, so
-    this adapter does the small part of its job that we need and nothing else (no decoding).
-    """
-
-    def __init__(self, pool: httpcore.AsyncConnectionPool) -> None:
-        self._pool = pool
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        core_request = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
-            ),
-            headers=request.headers.raw,
-            extensions=request.extensions,
-        )
-        try:
-            response = await self._pool.handle_async_request(core_request)
-        except Exception as exc:
-            raise _as_httpx_error(exc) from exc
-        if not isinstance(response.stream, AsyncIterable):  # pragma: no cover - async pool
-            raise TypeError("httpcore returned a synchronous stream")
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_RawStream(response.stream),
-            extensions=response.extensions,
-        )
-
-    async def aclose(self) -> None:
-        await self._pool.aclose()
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Reads Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3); garbage is None.
-
-    A date in the past means "now" (0.0). Clamping to a sane range is the scheduler's job.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    if text.isdigit():
-        return float(int(text))
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    reference = now or datetime.now(UTC)
-    return max(0.0, (when - reference).total_seconds())
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def classify_error(exc: BaseException) -> tuple[ErrorKind, str]:
-    """Maps an exception raised while fetching to an error kind and a short message."""
-    chain = _chain(exc)
-    message = str(exc) or type(exc).__name__
-    if isinstance(exc, _Failure):
-        return exc.kind, exc.message
-    if isinstance(exc, DestinationRefused):
-        return ErrorKind.REFUSED, message
-    if isinstance(exc, BodyTooLarge):
-        return ErrorKind.TOO_LARGE, message
-    if isinstance(exc, UnsupportedEncoding):
-        return ErrorKind.REFUSED, message
-    if isinstance(exc, CorruptBody):
-        return ErrorKind.NETWORK, message
-    for link in chain:
-        if isinstance(link, ssl.SSLError):
-            return ErrorKind.TLS, f"TLS error: {getattr(link, 'reason', None) or link}"
-    for link in chain:
-        if isinstance(link, DestinationRefused):
-            return ErrorKind.REFUSED, str(link)
-        if isinstance(link, TimeoutError | httpx.TimeoutException | httpcore.TimeoutException):
-            return ErrorKind.TIMEOUT, "timed out"
-    if isinstance(exc, httpx.TransportError | httpcore.NetworkError | OSError):
-        return ErrorKind.NETWORK, message
-    return ErrorKind.NETWORK, f"unexpected {type(exc).__name__}: {message}"
-
-
 async def _release(response: httpx.Response) -> None:
     """Closes a response, first draining a small unread body so the connection can be reused.
 
@@ -259,17 +93,6 @@ async def _release(response: httpx.Response) -> None:
             async for _chunk in response.aiter_raw():
                 pass
     await response.aclose()
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-def _status_message(status: int) -> str:
-    return f"HTTP {status} {_reason(status)}".rstrip()
 
 
 class Fetcher:
@@ -358,9 +181,9 @@ class Fetcher:
             raise
         except Exception as exc:
             kind, message = classify_error(exc)
-            if not isinstance(exc, _Failure | DestinationRefused):
+            if not isinstance(exc, FetchFailure | DestinationRefused):
                 log.debug("fetch failed: %s", message, extra={"url": url, "error_kind": str(kind)})
-            failure = exc if isinstance(exc, _Failure) else None
+            failure = exc if isinstance(exc, FetchFailure) else None
             return FetchResult(
                 outcome=Outcome.FAILED,
                 url=url,
@@ -401,9 +224,9 @@ class Fetcher:
     def _check_url(self, url: httpx.URL, *, redirect: bool) -> None:
         where = "redirect to" if redirect else "URL with"
         if url.scheme not in _SCHEMES:
-            raise _Failure(ErrorKind.REFUSED, f"{where} unsupported scheme {url.scheme!r}")
+            raise FetchFailure(ErrorKind.REFUSED, f"{where} unsupported scheme {url.scheme!r}")
         if not url.host:
-            raise _Failure(ErrorKind.REFUSED, f"{where} no host")
+            raise FetchFailure(ErrorKind.REFUSED, f"{where} no host")
 
     async def _fetch(
         self,
@@ -415,7 +238,7 @@ class Fetcher:
         try:
             current = httpx.URL(url)
         except httpx.InvalidURL as exc:
-            raise _Failure(ErrorKind.REFUSED, f"invalid URL: {exc}") from exc
+            raise FetchFailure(ErrorKind.REFUSED, f"invalid URL: {exc}") from exc
         self._check_url(current, redirect=False)
         headers = dict(self._base_headers)
         if etag:
@@ -443,14 +266,14 @@ class Fetcher:
                             try:
                                 target = current.join(location)
                             except httpx.InvalidURL as exc:
-                                raise _Failure(
+                                raise FetchFailure(
                                     ErrorKind.REFUSED, f"redirect to an invalid URL: {exc}"
                                 ) from exc
                             progress.hops.append(str(target))
                             self._check_url(target, redirect=True)
                             redirects += 1
                             if redirects > self.policy.max_redirects:
-                                raise _Failure(
+                                raise FetchFailure(
                                     ErrorKind.REFUSED,
                                     f"too many redirects (more than {self.policy.max_redirects})",
                                     status=response.status_code,
@@ -470,7 +293,7 @@ class Fetcher:
                         slot = await self._acquire(target.host)
                     current = target
         except TimeoutError as exc:
-            raise _Failure(
+            raise FetchFailure(
                 ErrorKind.TIMEOUT, f"no complete response within {self.policy.timeout:g} s"
             ) from exc
         finally:
@@ -503,23 +326,23 @@ class Fetcher:
                 elapsed=time.monotonic() - start,
             )
         if status == 429 or (status == 503 and "retry-after" in headers):
-            raise _Failure(
+            raise FetchFailure(
                 ErrorKind.RATE_LIMITED,
-                _status_message(status),
+                status_message(status),
                 status=status,
                 headers=headers,
                 retry_after=parse_retry_after(headers.get("retry-after")),
             )
         if status == 403 and headers.get("cf-mitigated", "").lower() == "challenge":
-            raise _Failure(
+            raise FetchFailure(
                 ErrorKind.HTTP_STATUS,
                 "blocked by a Cloudflare challenge",
                 status=status,
                 headers=headers,
             )
         if not 200 <= status < 300:
-            raise _Failure(
-                ErrorKind.HTTP_STATUS, _status_message(status), status=status, headers=headers
+            raise FetchFailure(
+                ErrorKind.HTTP_STATUS, status_message(status), status=status, headers=headers
             )
         body = await self._read_body(response, headers)
         outcome = Outcome.OK if body else Outcome.FAILED
@@ -541,7 +364,7 @@ class Fetcher:
         cap = self.policy.max_bytes
         declared = headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > cap:
-            raise _Failure(
+            raise FetchFailure(
                 ErrorKind.TOO_LARGE,
                 f"Content-Length {declared} exceeds the {cap}-byte limit",
                 status=response.status_code,
@@ -554,4 +377,4 @@ class Fetcher:
             return decoder.finish()
         except (BodyTooLarge, UnsupportedEncoding, CorruptBody) as exc:
             kind, message = classify_error(exc)
-            raise _Failure(kind, message, status=response.status_code, headers=headers) from exc
+            raise FetchFailure(kind, message, status=response.status_code, headers=headers) from exc

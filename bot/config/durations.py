@@ -35,6 +35,8 @@ _SIZE_UNITS = {
 }
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
 
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+
 
 def parse_duration(text: str) -> float:
     """Seconds in a duration such as ``90s``, ``10m``, ``2h``, ``1d`` or ``1h30m``."""

@@ -10,110 +10,34 @@ Stages never call each other; this module passes values between them. Its rules:
   without alerting, `latest: N` alerts only for the newest N, `all` alerts for everything.
 - GUID churn (a publisher rewrites every GUID, e.g. http → https): a "new" key whose link this
   feed already published is remembered silently, not re-sent (RELIABILITY A9).
-- Parsing runs in a worker thread with a deadline, so a 10 MB feed never stalls the event loop,
-  the Telegram handlers or the scheduler (RELIABILITY A19, D12, D13). At most `parse_workers`
-  bodies are parsed at once (D14); the deadline counts from the start of the parse, not from the
-  wait for a free worker.
-- When more than PROCESS_BURST bodies wait for parsing at once (a cold cycle, a restart after a
-  long outage), the workers hand them to child processes (:class:`bot.parse.ParserProcesses`):
-  feedparser is pure Python, so threads parse one feed at a time under the GIL, and on a 2-core
-  machine this cut a cold `vigil once` over 1,000 feeds from 12.5 s to about 7.5 s (bench/). The
-  children stop PROCESS_LINGER seconds after the last burst, so a steady service keeps no extra
-  processes. A child past the deadline is killed (a thread could only be abandoned); a child that
-  dies costs that one feed.
+- Parsing is :class:`bot.sources.reader.FeedReader`'s: off the event loop, bounded, never raising.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
-import math
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 from bot.config import Config, Feed
 from bot.fetch import Fetcher
 from bot.match.topics import Matcher
 from bot.model import ErrorKind, FetchResult, Item, Outcome, ParsedFeed, TopicMatch
-from bot.parse import ParserProcesses, normalize_link, parse_feed, processes_available
-from bot.render import render_alert
-from bot.route import CONSOLE_CHAT, route_item
-from bot.schedule import next_after_failure, next_after_success
+from bot.pipeline.report import PlannedAlert, PollReport
+from bot.pipeline.runtime import Phrase, Runtime
+from bot.pipeline.schedule import next_after_failure, next_after_success
+from bot.route.chats import CONSOLE_CHAT, route_item
+from bot.route.render import render_alert
+from bot.sources.identity import normalize_link
+from bot.sources.reader import FeedReader
 from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
 from bot.store import outbox, subs
 from bot.store.db import transaction
 
 log = logging.getLogger("vigil.poll")
-
-PARSE_DEADLINE = 60.0
-PROCESS_BURST = 8  # bodies waiting or being parsed in one poller before child processes help
-PROCESS_LINGER = 60.0  # seconds after the last burst before the child processes stop
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedAlert:
-    """One statement to deliver, with every chat it goes to (for `once --json` and dry runs)."""
-
-    feed_id: str
-    item: Item
-    topics: tuple[str, ...]
-    chats: tuple[str, ...]
-    statement_key: str
-    text_html: str
-    text_plain: str
-
-
-@dataclass(frozen=True, slots=True)
-class PollReport:
-    feed_id: str
-    outcome: Outcome
-    error_kind: ErrorKind | None = None
-    error: str | None = None
-    new_items: int = 0
-    alerts: tuple[PlannedAlert, ...] = ()
-    next_poll_at: float = 0.0
-    status: int | None = None
-    elapsed: float = 0.0
-    baselined: int = 0
-
-
-@dataclass
-class Runtime:
-    """The config in force and what is compiled from it; swapped whole on reload."""
-
-    config: Config
-    matcher: Matcher
-    console: bool  # no token: every matched statement goes to the terminal
-    tz: tzinfo = UTC
-    track_matchers: dict[frozenset[tuple[str, str]], tuple[Matcher, dict[str, tuple[str, ...]]]] = (
-        field(default_factory=dict)
-    )
-
-    @classmethod
-    def build(cls, config: Config, *, console: bool) -> Runtime:
-        return cls(
-            config=config,
-            matcher=Matcher.compile(config.topics),
-            console=console,
-            tz=ZoneInfo(config.settings.timezone),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Phrase:
-    """A personal phrase shaped as a topic so the same matcher compiles it."""
-
-    id: str
-    keywords: tuple[str, ...]
-    context: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
 
 
 def statement_key(feed_id: str, item: Item) -> str:
@@ -137,29 +61,16 @@ class Poller:
         parse_processes: bool | None = None,
         on_queued: Callable[[], None] | None = None,
     ) -> None:
-        """``parse_processes``: None parses in child processes during bursts only (when
-        :func:`bot.parse.processes_available`), True always, False never."""
+        """``parse_workers`` and ``parse_processes``: see :class:`bot.sources.reader.FeedReader`."""
         self.conn = conn
         self.fetcher = fetcher
         self.runtime = runtime
         self.clock = clock
         self.on_queued = on_queued
-        # Few workers bound the memory of parsing several large feeds at once (RELIABILITY D14).
-        self._executor = ThreadPoolExecutor(max_workers=parse_workers, thread_name_prefix="parse")
-        self._parse_slots = asyncio.Semaphore(parse_workers)
-        self._parse_waiting = 0  # parses requested and not finished
-        self._always_processes = parse_processes is True
-        use = parse_processes is True or (parse_processes is None and processes_available())
-        self._processes = ParserProcesses() if use else None
-        self._burst_at = -math.inf
-        self._shrink_handle: asyncio.TimerHandle | None = None
+        self.reader = FeedReader(parse_workers, parse_processes)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        if self._shrink_handle is not None:
-            self._shrink_handle.cancel()
-        if self._processes is not None:
-            self._processes.close()
+        self.reader.close()
 
     async def poll(self, feed: Feed, *, dry_run: bool = False) -> PollReport:
         """One conditional GET and everything after it. Never raises except on cancellation."""
@@ -177,74 +88,13 @@ class Poller:
             return self._failed(
                 feed, kind, result.error or str(kind), result, interval, now, dry_run=dry_run
             )
-        parsed = await self._parse(result)
+        parsed = await self.reader.read(result)
         if not parsed.ok:
             kind = parsed.error_kind or ErrorKind.PARSE
             return self._failed(
                 feed, kind, parsed.error or str(kind), result, interval, now, dry_run=dry_run
             )
         return self._store(feed, result, parsed, rt, interval, now, dry_run=dry_run)
-
-    async def _parse(self, result: FetchResult) -> ParsedFeed:
-        self._parse_waiting += 1
-        try:
-            async with self._parse_slots:
-                return await self._parse_now(result)
-        finally:
-            self._parse_waiting -= 1
-
-    async def _parse_now(self, result: FetchResult) -> ParsedFeed:
-        loop = asyncio.get_running_loop()
-        processes = self._processes if self._burst() else None
-        if processes is not None:
-            job = functools.partial(
-                processes.parse,
-                result.body,
-                headers=result.headers,
-                url=result.final_url,
-                timeout=PARSE_DEADLINE,
-            )
-            fence = PARSE_DEADLINE + 10.0  # the worker is killed at PARSE_DEADLINE already
-        else:
-            job = functools.partial(
-                parse_feed, result.body, headers=result.headers, url=result.final_url
-            )
-            fence = PARSE_DEADLINE
-        future = loop.run_in_executor(self._executor, job)
-        try:
-            async with asyncio.timeout(fence):
-                return await future
-        except TimeoutError:
-            return ParsedFeed(
-                error_kind=ErrorKind.PARSE, error=f"parsing took over {PARSE_DEADLINE:.0f}s"
-            )
-        except Exception as exc:  # parse_feed promises not to raise; this is the last fence
-            log.exception("parser crashed", extra={"url": result.url})
-            return ParsedFeed(error_kind=ErrorKind.PARSE, error=f"parser crashed: {exc!r}"[:300])
-        finally:
-            if processes is not None:
-                self._schedule_shrink(loop)
-
-    def _burst(self) -> bool:
-        """Whether this parse goes to a child process (see the module rules)."""
-        if self._processes is None:
-            return False
-        if self._always_processes:
-            return True
-        now = time.monotonic()
-        if self._parse_waiting > PROCESS_BURST:
-            self._burst_at = now
-        return now - self._burst_at <= PROCESS_LINGER
-
-    def _schedule_shrink(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._shrink_handle is not None:
-            self._shrink_handle.cancel()
-        self._shrink_handle = loop.call_later(PROCESS_LINGER + 1.0, self._shrink)
-
-    def _shrink(self) -> None:
-        self._shrink_handle = None
-        if self._processes is not None and not self._burst():
-            self._processes.shrink()
 
     def _unchanged(
         self, feed: Feed, result: FetchResult, interval: float, now: float, *, dry_run: bool
@@ -434,7 +284,7 @@ class Poller:
                 for phrase in phrases:
                     owners.setdefault(phrase, []).append(chat)
             ids = {phrase: f"p{n}" for n, phrase in enumerate(sorted(owners))}
-            specs = [_Phrase(ids[p], (p,)) for p in sorted(owners)]
+            specs = [Phrase(ids[p], (p,)) for p in sorted(owners)]
             compiled = (
                 Matcher.compile(specs),
                 {ids[p]: tuple(chats) for p, chats in owners.items()},

@@ -23,7 +23,6 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.config import Config, ConfigError, load_config
 from bot.deliver.console import ConsoleSender, console_pacer
@@ -33,16 +32,15 @@ from bot.deliver.telegram import TelegramSender, make_bot
 from bot.deliver.worker import DeliveryWorker
 from bot.fetch import Fetcher, FetchPolicy
 from bot.pipeline import Poller, PollReport, Runtime
-from bot.scheduler import PollScheduler
+from bot.pipeline.scheduler import PollScheduler
 from bot.secrets import Secret
+from bot.service.http import HttpListener, address_from_env, start_listener
+from bot.service.metrics import Metrics
 from bot.store import runtime as runtime_rows
 from bot.store.db import StateLock, connect, transaction
 from bot.telegram import notices
+from bot.telegram.frontend import TelegramFrontend
 from bot.telegram.notices import AdminNotices
-
-if TYPE_CHECKING:
-    from bot.metrics import Metrics
-    from bot.telegram.frontend import TelegramFrontend
 
 log = logging.getLogger("vigil.app")
 
@@ -172,9 +170,6 @@ async def run_service(options: Options, config: Config) -> int:
 
 
 async def _run_locked(options: Options, config: Config) -> int:
-    from bot.http import HttpListener, address_from_env, start_listener
-    from bot.metrics import Metrics
-
     try:
         http_address = address_from_env()
     except ValueError as exc:
@@ -225,8 +220,6 @@ async def _run_locked(options: Options, config: Config) -> int:
         if http_address is not None:
             listener = await start_listener(service, metrics, http_address)
         if bot is not None:
-            from bot.telegram.frontend import TelegramFrontend
-
             frontend = TelegramFrontend(service, bot, pacer=pacer)
             await frontend.start()
             service.notices = _admin_notices(service, frontend, metrics)

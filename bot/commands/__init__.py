@@ -1,0 +1,13 @@
+"""What each `vigil` subcommand does, behind the argument parsing of :mod:`bot.cli`.
+
+One module per command; they compose the stages and the service, and print. `output` holds
+the shared ways of printing (JSON lines, times).
+"""
+
+from bot.commands.check import check
+from bot.commands.match import match
+from bot.commands.once import once
+from bot.commands.run import run
+from bot.commands.status import health, status
+
+__all__ = ["check", "health", "match", "once", "run", "status"]

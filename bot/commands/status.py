@@ -1,0 +1,94 @@
+"""`vigil status` and `vigil health`: they read the state; only the health probe writes a row."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bot.commands.output import iso, json_line, when
+from bot.config import Config
+from bot.service.health import health_problem
+from bot.store import feeds as feed_rows
+from bot.store import outbox
+from bot.store import runtime as runtime_rows
+from bot.store.db import connect
+
+
+def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
+    conn = connect(state_dir, create=False)
+    try:
+        rows = {row.feed_id: row for row in feed_rows.all_feeds(conn)}
+        backlog = outbox.backlog(conn)
+        now = time.time()
+        for feed in config.feeds:
+            row = rows.get(feed.id)
+            sent = outbox.sent_count(conn, feed.id) if row else 0
+            record = {
+                "feed": feed.id,
+                "name": feed.name,
+                "url": feed.url,
+                "last_success": iso(row.last_success_at) if row else None,
+                "last_error": row.last_error if row and row.consecutive_errors else None,
+                "error_kind": row.last_error_kind if row and row.consecutive_errors else None,
+                "consecutive_errors": row.consecutive_errors if row else 0,
+                "items_seen": row.items_seen if row else 0,
+                "alerts_sent": sent,
+                "next_poll": iso(row.next_poll_at) if row and row.next_poll_at else None,
+            }
+            if as_json:
+                print(json_line(record))
+                continue
+            health = "never polled"
+            if row and row.consecutive_errors:
+                health = (
+                    f"FAILING ×{row.consecutive_errors}: {row.last_error_kind}: {row.last_error}"
+                )
+            elif row and row.last_success_at:
+                health = "ok"
+            print(f"{feed.id}  ({feed.name})  {health}")
+            if row:
+                nxt = row.next_poll_at
+                due = "due now" if nxt <= now else when(nxt)
+                print(
+                    f"    last success {when(row.last_success_at)} · items seen "
+                    f"{row.items_seen} · alerts sent {sent} · next poll {due}"
+                )
+        oldest = iso(backlog.oldest_created_at)
+        fatal = runtime_rows.get(conn, "fatal")
+        if as_json:
+            print(
+                json_line(
+                    {
+                        "outbox_pending": backlog.pending,
+                        "outbox_oldest": oldest,
+                        "sent": backlog.sent,
+                        "failed": backlog.failed,
+                        "dropped": backlog.dropped,
+                        "stopped": fatal,
+                    }
+                )
+            )
+        else:
+            print(
+                f"outbox: {backlog.pending} pending"
+                + (f" (oldest {when(backlog.oldest_created_at)})" if oldest else "")
+                + f", {backlog.sent} sent, {backlog.failed} failed, {backlog.dropped} dropped"
+            )
+            if fatal:
+                print(f"STOPPED: {fatal}")
+    finally:
+        conn.close()
+    return 0
+
+
+def health(config: Config, state_dir: Path) -> int:
+    conn = connect(state_dir, create=False)
+    try:
+        problem = health_problem(conn, time.time())
+    finally:
+        conn.close()
+    if problem:
+        print(f"unhealthy: {problem}")
+        return 1
+    print("healthy")
+    return 0

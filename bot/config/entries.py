@@ -1,0 +1,246 @@
+"""The lists of feeds.yaml validated: topics with their words, feeds, and channels.
+
+Rules: ids match ``[a-z0-9][a-z0-9_-]{0,31}`` and are unique, at most 10 000 of each; every
+keyword, context and exclude word is compiled by the matcher's own grammar so a config that
+loads never fails at match time; feed URLs are vetted by :mod:`bot.config.urls`; a channel's
+``topics`` and ``feeds`` must name existing ids (with a did-you-mean) and default to all.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Literal
+
+from bot.config.checker import Checker, value_of
+from bot.config.durations import DAY
+from bot.config.model import Channel, Feed, Settings, Topic
+from bot.config.urls import private_host, regex_problem, split_url
+from bot.config.yamltree import YMap, YNode, YScalar
+from bot.match.rules import REGEX_PREFIX, KeywordError, compile_keyword
+
+MAX_ENTRIES = 10_000
+MAX_KEYWORD_LENGTH = 200
+
+_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_ID_RULE = "must be 1-32 characters of a-z, 0-9, _ and -, starting with a letter or digit"
+_CHAT_USERNAME = re.compile(r"@[A-Za-z0-9_]{5,32}")
+_CHAT_ID = re.compile(r"-?[0-9]{1,20}")
+
+
+def read_topics(check: Checker, node: YNode | None) -> tuple[tuple[Topic, ...], set[str]]:
+    if isinstance(node, YScalar) and node.value is None:
+        return (), set()
+    if not isinstance(node, YMap):
+        if node is not None:
+            check.add(node.line, "topics", "must be a mapping of topic id to topic")
+        return (), set()
+    if len(node.entries) > MAX_ENTRIES:
+        check.add(node.line, "topics", f"more than {MAX_ENTRIES} topics")
+        return (), set()
+    topics: list[Topic] = []
+    for entry in node.entries:
+        path = f"topics.{entry.key}"
+        if not _ID.fullmatch(entry.key):
+            check.add(entry.key_line, path, f"topic id {_ID_RULE}")
+        found = check.fields(entry.value, path, ("name", "keywords", "context", "exclude"))
+        if found is None:
+            continue
+        if "keywords" not in found:
+            check.add(entry.value.line, f"{path}.keywords", "a topic needs `keywords`")
+        name = _name(check, value_of(found, "name"), f"{path}.name", entry.key)
+        words = {
+            key: _words(check, found[key].value, f"{path}.{key}", entry.key, key)
+            for key in ("keywords", "context", "exclude")
+            if key in found
+        }
+        if name is not None and "keywords" in words and None not in words.values():
+            topics.append(Topic(entry.key, name, **words))  # type: ignore[arg-type]
+    return tuple(topics), {entry.key for entry in node.entries}
+
+
+def _name(check: Checker, node: YNode | None, path: str, default: str) -> str | None:
+    if node is None:
+        return default
+    name = check.text(node, path, "name")
+    if name is not None and not (name.strip() and len(name) <= 200):
+        check.add(node.line, path, "name must be 1-200 characters")
+        return None
+    return None if name is None else name.strip()
+
+
+def _words(check: Checker, node: YNode, path: str, topic: str, key: str) -> tuple[str, ...] | None:
+    what = {"keywords": "keyword", "context": "context word", "exclude": "exclude word"}[key]
+    items = check.items(node, path, key)
+    if items is None:
+        return None
+    if key == "keywords" and not items:
+        check.add(node.line, path, "a topic needs at least one keyword")
+        return None
+    words = [_word(check, item, f"{path}[{i}]", topic, what) for i, item in enumerate(items)]
+    return None if None in words else tuple(w for w in words if w is not None)
+
+
+def _word(check: Checker, node: YNode, path: str, topic: str, what: str) -> str | None:
+    word = check.text(node, path, what)
+    if word is None:
+        return None
+    if not word.strip():
+        check.add(node.line, path, f"empty {what}: it would match every item")
+        return None
+    if len(word) > MAX_KEYWORD_LENGTH:
+        check.add(node.line, path, f"{what} is longer than {MAX_KEYWORD_LENGTH} characters")
+        return None
+    word = word.strip()
+    if word.startswith(REGEX_PREFIX):
+        reason = regex_problem(word[len(REGEX_PREFIX) :])
+        if reason:
+            check.add(node.line, path, f"topic `{topic}`: pattern {word[3:]!r}: {reason}")
+            return None
+    try:
+        # The matcher owns the keyword grammar (where `*` may go, what counts as a word);
+        # compiling here means a config that loads can never fail at match time.
+        compile_keyword(word)
+    except KeywordError as exc:
+        check.add(node.line, path, f"{what} {exc}")
+        return None
+    return word
+
+
+def read_feeds(
+    check: Checker, node: YNode | None, settings: Settings
+) -> tuple[tuple[Feed, ...], set[str]]:
+    items = None if node is None else check.items(node, "feeds", "feeds")
+    if items is None:
+        return (), set()
+    if not items:
+        check.add(node.line if node else None, "feeds", "add at least one feed")
+    if len(items) > MAX_ENTRIES:
+        check.add(items[0].line, "feeds", f"more than {MAX_ENTRIES} feeds")
+        return (), set()
+    feeds: list[Feed] = []
+    id_lines: dict[str, int] = {}
+    url_lines: dict[str, int] = {}
+    for index, item in enumerate(items):
+        path = f"feeds[{index}]"
+        found = check.fields(item, path, ("id", "name", "url", "interval", "tags"), ("id", "url"))
+        if found is None:
+            continue
+        feed_id = _feed_id(check, value_of(found, "id"), f"{path}.id", id_lines)
+        name = _name(check, value_of(found, "name"), f"{path}.name", feed_id or "")
+        url = _feed_url(check, value_of(found, "url"), f"{path}.url", settings, url_lines)
+        interval = None
+        if "interval" in found:
+            interval = check.duration(found["interval"].value, f"{path}.interval", 60, 7 * DAY)
+        tags = _tags(check, value_of(found, "tags"), f"{path}.tags")
+        interval_ok = "interval" not in found or interval is not None
+        if feed_id and name and url and tags is not None and interval_ok:
+            feeds.append(Feed(feed_id, name, url, interval, tags))
+    return tuple(feeds), set(id_lines)
+
+
+def _feed_id(check: Checker, node: YNode | None, path: str, seen: dict[str, int]) -> str | None:
+    feed_id = None if node is None else check.text(node, path, "feed id")
+    if node is None or feed_id is None:
+        return None
+    if not _ID.fullmatch(feed_id):
+        check.add(node.line, path, f"feed id {_ID_RULE}")
+        return None
+    if feed_id in seen:
+        check.add(node.line, path, f"duplicate feed id `{feed_id}` (first on line {seen[feed_id]})")
+        return None
+    seen[feed_id] = node.line
+    return feed_id
+
+
+def _feed_url(
+    check: Checker, node: YNode | None, path: str, settings: Settings, seen: dict[str, int]
+) -> str | None:
+    url = None if node is None else check.text(node, path, "url")
+    if node is None or url is None:
+        return None
+    parts, reason = split_url(url)
+    if parts is not None and not settings.allow_private_networks:
+        kind = private_host(parts.hostname or "")
+        if kind:
+            reason = f"{kind}; set settings.allow_private_networks: true to allow it"
+    if parts is None or reason:
+        check.add(node.line, path, reason or "invalid URL")
+        return None
+    normalized = parts.geturl()
+    if normalized in seen:
+        check.add(node.line, path, f"the same URL as the feed on line {seen[normalized]}")
+        return None
+    seen[normalized] = node.line
+    return normalized
+
+
+def _tags(check: Checker, node: YNode | None, path: str) -> tuple[str, ...] | None:
+    items = () if node is None else check.items(node, path, "tags")
+    if items is None:
+        return None
+    tags = [check.text(item, f"{path}[{i}]", "tag") for i, item in enumerate(items)]
+    for item, tag in zip(items, tags, strict=True):
+        if tag is not None and not (tag.strip() and len(tag) <= 64):
+            check.add(item.line, path, "a tag must be 1-64 characters")
+            return None
+    return None if None in tags else tuple(t.strip() for t in tags if t is not None)
+
+
+def read_channels(
+    check: Checker, node: YNode | None, topic_ids: set[str], feed_ids: set[str]
+) -> tuple[Channel, ...]:
+    items = () if node is None else check.items(node, "channels", "channels")
+    channels: list[Channel] = []
+    for index, item in enumerate(items or ()):
+        path = f"channels[{index}]"
+        found = check.fields(item, path, ("chat", "topics", "feeds"), ("chat",))
+        if found is None:
+            continue
+        chat = _chat(check, value_of(found, "chat"), f"{path}.chat")
+        topics = _refs(check, value_of(found, "topics"), f"{path}.topics", "topic", topic_ids)
+        feeds = _refs(check, value_of(found, "feeds"), f"{path}.feeds", "feed", feed_ids)
+        if chat is not None and topics is not False and feeds is not False:
+            channels.append(Channel(chat, topics, feeds))
+    return tuple(channels)
+
+
+def _chat(check: Checker, node: YNode | None, path: str) -> str | None:
+    if node is None:
+        return None
+    value = node.value if isinstance(node, YScalar) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and (_CHAT_USERNAME.fullmatch(value) or _CHAT_ID.fullmatch(value)):
+        return value
+    check.add(node.line, path, "chat must be a @username (5-32 letters, digits, _) or a numeric id")
+    return None
+
+
+def _refs(
+    check: Checker, node: YNode | None, path: str, what: str, known: set[str]
+) -> tuple[str, ...] | Literal[False] | None:
+    """The ids a channel names; None means all, False means the list was wrong."""
+    if node is None or (isinstance(node, YScalar) and node.value == "all"):
+        return None
+    items = check.items(node, path, f"{what}s")
+    if items is None:
+        return False
+    if not items:
+        check.add(node.line, path, f"empty list: leave `{what}s` out to mean all {what}s")
+        return False
+    refs: list[str] = []
+    for index, item in enumerate(items):
+        ref = check.text(item, f"{path}[{index}]", f"{what} id")
+        if ref is not None and ref not in known:
+            close = _closest(ref, known)
+            hint = f"; did you mean `{close}`?" if close else ""
+            check.add(item.line, f"{path}[{index}]", f"unknown {what} `{ref}`{hint}")
+        elif ref is not None:
+            refs.append(ref)
+    return tuple(refs) if len(refs) == len(items) else False
+
+
+def _closest(word: str, choices: set[str]) -> str | None:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return close[0] if close else None

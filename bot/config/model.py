@@ -1,0 +1,107 @@
+"""The validated configuration: frozen values built once by :mod:`bot.config.validate`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.config.durations import HOUR, MINUTE
+
+DEFAULT_USER_AGENT = "Vigil/0.1 (+https://github.com/vigil-bot/vigil; feed alerts)"
+
+
+@dataclass(frozen=True, slots=True)
+class FirstRun:
+    """What a feed's first successful poll does with the items already in it."""
+
+    mode: Literal["baseline", "latest", "all"] = "baseline"
+    latest: int = 0  # N, when mode is "latest"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Service-wide knobs; durations in seconds, sizes in bytes."""
+
+    interval: float = 10 * MINUTE
+    timeout: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    first_run: FirstRun = FirstRun()
+    allow_private_networks: bool = False
+    user_agent: str = DEFAULT_USER_AGENT
+    proxy: str | None = None
+    per_host_concurrency: int = 2
+    max_concurrency: int = 16
+    max_backoff: float = 6 * HOUR
+    jitter: float = 0.1
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramSettings:
+    """Who administers the bot and who may subscribe. The token is not here: it is a secret."""
+
+    admins: tuple[int, ...] = ()
+    subscriptions: Literal["open", "allowlist", "closed"] = "open"
+    allowlist: tuple[int, ...] = ()
+    rate_per_second: float = 25.0
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A tracked subject: any keyword, plus a context word if any are given, and no exclude word."""
+
+    id: str
+    name: str
+    keywords: tuple[str, ...]
+    context: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A polled feed; ``interval`` None means the settings' interval."""
+
+    id: str
+    name: str
+    url: str
+    interval: float | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A chat that receives alerts without subscribing; None means all topics or all feeds."""
+
+    chat: str
+    topics: tuple[str, ...] | None = None
+    feeds: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole validated config. Built only by :func:`parse_config`; holds no secrets."""
+
+    settings: Settings
+    telegram: TelegramSettings
+    topics: tuple[Topic, ...]
+    feeds: tuple[Feed, ...]
+    channels: tuple[Channel, ...] = ()
+    path: str = "feeds.yaml"
+    _topic_index: dict[str, Topic] = field(init=False, repr=False, compare=False, hash=False)
+    _feed_index: dict[str, Feed] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_topic_index", {t.id: t for t in self.topics})
+        object.__setattr__(self, "_feed_index", {f.id: f for f in self.feeds})
+
+    def topic(self, topic_id: str) -> Topic:
+        """The topic with this id; KeyError when there is none."""
+        return self._topic_index[topic_id]
+
+    def feed(self, feed_id: str) -> Feed:
+        """The feed with this id; KeyError when there is none."""
+        return self._feed_index[feed_id]
+
+    def feed_interval(self, feed: Feed) -> float:
+        """The feed's own interval, else the settings' default."""
+        return self.settings.interval if feed.interval is None else feed.interval

@@ -1,0 +1,13 @@
+"""The orchestrator: poll one feed, and decide when each feed is polled next.
+
+`poller` composes the stages (fetch → read → match → store → route → render) for one feed and
+is the only module that calls them; `scheduler` runs the polls on APScheduler with jitter and
+concurrency limits; `schedule` is the pure arithmetic of intervals and back-off; `runtime` is
+the config in force with its compiled matchers; `report` is what a poll did.
+"""
+
+from bot.pipeline.poller import Poller, statement_key
+from bot.pipeline.report import PlannedAlert, PollReport
+from bot.pipeline.runtime import Runtime
+
+__all__ = ["PlannedAlert", "PollReport", "Poller", "Runtime", "statement_key"]

@@ -1,0 +1,34 @@
+"""What one poll did, for the scheduler, the metrics, the admin notices and `vigil once`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.model import ErrorKind, Item, Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAlert:
+    """One statement to deliver, with every chat it goes to (for `once --json` and dry runs)."""
+
+    feed_id: str
+    item: Item
+    topics: tuple[str, ...]
+    chats: tuple[str, ...]
+    statement_key: str
+    text_html: str
+    text_plain: str
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    feed_id: str
+    outcome: Outcome
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+    new_items: int = 0
+    alerts: tuple[PlannedAlert, ...] = ()
+    next_poll_at: float = 0.0
+    status: int | None = None
+    elapsed: float = 0.0
+    baselined: int = 0

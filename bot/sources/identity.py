@@ -1,0 +1,78 @@
+"""The identity of an item: what makes two sightings the same statement.
+
+Rules: an entry's GUID/id, else its normalised link, else a hash of title, summary and
+enclosure URL — never a date or a position. Keys longer than MAX_KEY_CHARS are replaced by
+their hash. A normalised link lowers scheme and host, drops the default port, the fragment and
+``utm_*`` parameters, and keeps the path as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+MAX_KEY_CHARS = 512
+
+
+def item_key(entry: Mapping[str, Any]) -> str | None:
+    """Return the identity of a feed entry: GUID, else normalised link, else a content hash."""
+    guid = _str(entry.get("id")).strip()
+    if guid:
+        return cap_key(guid)
+    link = _str(entry.get("link")).strip()
+    if link:
+        return cap_key(normalize_link(link))
+    title = _str(entry.get("title"))
+    summary = _str(entry.get("summary"))
+    enclosure = _enclosure_url(entry)
+    if not (title.strip() or summary.strip() or enclosure):
+        return None
+    return "h:" + sha256("\x1f".join((title, summary, enclosure)))
+
+
+def normalize_link(url: str) -> str:
+    """Canonical form of a link for identity: case-insensitive parts lowered, noise removed.
+
+    Scheme and host are lowercased, the default port and the fragment dropped, and ``utm_*``
+    tracking parameters removed; the path, including a trailing slash, is kept as is.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    hostport = hostport.lower()
+    default_port = {"http": ":80", "https": ":443"}.get(scheme)
+    if default_port and hostport.endswith(default_port):
+        hostport = hostport[: -len(default_port)]
+    hostport = hostport.removesuffix(":")
+    netloc = f"{userinfo}@{hostport}" if userinfo else hostport
+    query = "&".join(
+        param
+        for param in parts.query.split("&")
+        if param and not param.split("=", 1)[0].lower().startswith("utm_")
+    )
+    return urlunsplit((scheme, netloc, parts.path, query, ""))
+
+
+def cap_key(key: str) -> str:
+    return key if len(key) <= MAX_KEY_CHARS else "k:" + sha256(key)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _enclosure_url(entry: Mapping[str, Any]) -> str:
+    for link in entry.get("links") or []:
+        if isinstance(link, Mapping) and link.get("rel") == "enclosure":
+            return _str(link.get("href")).strip()
+    return ""
