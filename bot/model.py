@@ -90,6 +90,8 @@ class Field(enum.StrEnum):
     TITLE = "title"
     SUMMARY = "summary"
     CONTENT = "content"
+    FULL_TEXT = "full_text"  # the article page's main text
+    PDF = "pdf"  # the text layer of the PDF the item links or attaches
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,7 +123,9 @@ def read_feeds(
     url_lines: dict[str, int] = {}
     for index, item in enumerate(items):
         path = f"feeds[{index}]"
-        found = check.fields(item, path, ("id", "name", "url", "interval", "tags"), ("id", "url"))
+        found = check.fields(
+            item, path, ("id", "name", "url", "interval", "tags", "full_text"), ("id", "url")
+        )
         if found is None:
             continue
         feed_id = _feed_id(check, value_of(found, "id"), f"{path}.id", id_lines)
@@ -133,9 +135,13 @@ def read_feeds(
         if "interval" in found:
             interval = check.duration(found["interval"].value, f"{path}.interval", 60, 7 * DAY)
         tags = _tags(check, value_of(found, "tags"), f"{path}.tags")
+        full_text = None
+        if "full_text" in found:
+            full_text = check.boolean(found["full_text"].value, f"{path}.full_text")
         interval_ok = "interval" not in found or interval is not None
-        if feed_id and name and url and tags is not None and interval_ok:
-            feeds.append(Feed(feed_id, name, url, interval, tags))
+        full_text_ok = "full_text" not in found or full_text is not None
+        if feed_id and name and url and tags is not None and interval_ok and full_text_ok:
+            feeds.append(Feed(feed_id, name, url, interval, tags, full_text))
     return tuple(feeds), set(id_lines)
 
 

@@ -34,6 +34,15 @@ class Settings:
     max_backoff: float = 6 * HOUR
     jitter: float = 0.1
     timezone: str = "UTC"
+    # Full text (README "Full text"): None means feeds off, page sources on.
+    full_text: bool | None = None
+    full_text_per_poll: int = 5  # article fetches per source per poll; the rest wait, durably
+    full_text_host_gap: float = 2.0  # seconds between two article requests to one host
+    full_text_concurrency: int = 4  # article fetches in flight, apart from feed polling
+    full_text_max_html: int = 5 * 1024 * 1024
+    full_text_max_pdf: int = 20 * 1024 * 1024
+    full_text_pdf_pages: int = 50
+    full_text_give_up: float = 24 * HOUR  # then an item is decided on what it has
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,7 @@ class Feed:
     url: str
     interval: float | None = None
     tags: tuple[str, ...] = ()
+    full_text: bool | None = None  # None: the settings' default
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +111,18 @@ class Config:
     def feed(self, feed_id: str) -> Feed:
         """The feed with this id; KeyError when there is none."""
         return self._feed_index[feed_id]
+
+    def full_text_for(self, feed: Feed) -> bool:
+        """Whether new items of ``feed`` are read in full: its own key, else the settings'.
+
+        Unset everywhere, feeds are not and page sources are: when page sources land, the last
+        line becomes ``return feed.kind == "page"``.
+        """
+        if feed.full_text is not None:
+            return feed.full_text
+        if self.settings.full_text is not None:
+            return self.settings.full_text
+        return False
 
     def feed_interval(self, feed: Feed) -> float:
         """The feed's own interval, else the settings' default."""

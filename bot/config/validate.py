@@ -20,6 +20,10 @@ Every problem is collected and reported at once as ``feeds.yaml:LINE: key.path: 
 - Durations: interval and per-feed interval 1m..7d, timeout 1s..5m, max_backoff 1m..7d. Sizes:
   max_bytes 1KB..100MB. rate_per_second 1..30 (Telegram's bot limit is 30 messages a second).
   jitter 0..0.5 of the interval. timezone is an IANA name (used only to display times).
+- Full text: ``full_text`` true/false (unset: feeds off, page sources on), ``full_text_per_poll``
+  1..100, ``full_text_concurrency`` 1..64, ``full_text_pdf_pages`` 1..2000, ``full_text_host_gap``
+  0..300 seconds, ``full_text_give_up`` 1h..7d, ``full_text_max_html``/``_pdf`` 1KB..200MB. A
+  feed's own ``full_text`` overrides the default.
 - ``first_run`` is ``baseline`` (remember a new feed's items, send none), ``all`` (send them), or
   ``latest: N`` (send the newest N, 1..100), written ``first_run: {latest: 3}`` or, quoted,
   ``first_run: "latest: 3"``.
@@ -41,7 +45,7 @@ import re
 import zoneinfo
 
 from bot.config.checker import Checker, value_of
-from bot.config.durations import DAY, MINUTE, format_size
+from bot.config.durations import DAY, HOUR, MINUTE, format_size
 from bot.config.entries import read_channels, read_feeds, read_topics
 from bot.config.model import Config, FirstRun, Settings, TelegramSettings
 from bot.config.urls import split_url
@@ -140,11 +144,29 @@ def _settings(check: Checker, node: YNode | None) -> Settings:
             parsed = check.integer(value, path, 1, 256)
         elif key == "jitter":
             parsed = check.number(value, path, 0.0, 0.5)
+        elif key.startswith("full_text"):
+            parsed = _full_text_setting(check, key, value, path)
         else:
             parsed = _timezone(check, value, path)
         if parsed is not None:
             values[key] = parsed
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _full_text_setting(check: Checker, key: str, node: YNode, path: str) -> object:
+    if key == "full_text":
+        return check.boolean(node, path)
+    if key == "full_text_per_poll":
+        return check.integer(node, path, 1, 100)
+    if key == "full_text_concurrency":
+        return check.integer(node, path, 1, 64)
+    if key == "full_text_pdf_pages":
+        return check.integer(node, path, 1, 2000)
+    if key == "full_text_host_gap":
+        return check.number(node, path, 0.0, 300.0)
+    if key == "full_text_give_up":
+        return check.duration(node, path, HOUR, 7 * DAY)
+    return check.size(node, path, 1024, 200 * 1024 * 1024)  # full_text_max_html / _pdf
 
 
 def _first_run(check: Checker, node: YNode, path: str) -> FirstRun | None:

@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -70,6 +70,11 @@ class FetchPolicy:
     proxy: str | None = None  # the only proxy used; environment proxies are ignored
     per_host_concurrency: int = 2
     max_concurrency: int = 16
+    accept: str = _ACCEPT
+
+
+# The byte cap of one response, from its final URL and headers (article pages: HTML or PDF).
+CapRule = Callable[[str, Mapping[str, str]], int]
 
 
 @dataclass
@@ -78,6 +83,7 @@ class _Progress:
 
     hops: list[str]
     start: float
+    cap: CapRule | None = None
 
 
 async def _release(response: httpx.Response) -> None:
@@ -142,7 +148,7 @@ class Fetcher:
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._base_headers = {
             "user-agent": policy.user_agent,
-            "accept": _ACCEPT,
+            "accept": policy.accept,
             "accept-encoding": "gzip, deflate",
         }
         # Per-operation limits only stop a dead socket early; the total deadline is asyncio's.
@@ -171,10 +177,18 @@ class Fetcher:
         await self._transport.aclose()
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        cap: CapRule | None = None,
     ) -> FetchResult:
-        """One conditional GET of ``url``, following redirects; never raises past here."""
-        progress = _Progress(hops=[url], start=time.monotonic())
+        """One conditional GET of ``url``, following redirects; never raises past here.
+
+        ``cap``: the byte cap by final URL and headers, at most ``policy.max_bytes``.
+        """
+        progress = _Progress(hops=[url], start=time.monotonic(), cap=cap)
         try:
             return await self._fetch(url, etag, last_modified, progress)
         except asyncio.CancelledError:
@@ -282,7 +296,7 @@ class Fetcher:
                                 log.debug("permanent redirect", extra={"url": str(target)})
                         else:
                             return await self._finish(
-                                url, current, response, etag, last_modified, progress.start
+                                url, current, response, etag, last_modified, progress
                             )
                     finally:
                         await _release(response)
@@ -307,8 +321,9 @@ class Fetcher:
         response: httpx.Response,
         etag: str | None,
         last_modified: str | None,
-        start: float,
+        progress: _Progress,
     ) -> FetchResult:
+        start = progress.start
         status = response.status_code
         headers = dict(response.headers.items())
         final_url = str(current)
@@ -344,7 +359,10 @@ class Fetcher:
             raise FetchFailure(
                 ErrorKind.HTTP_STATUS, status_message(status), status=status, headers=headers
             )
-        body = await self._read_body(response, headers)
+        cap = self.policy.max_bytes
+        if progress.cap is not None:
+            cap = min(cap, progress.cap(final_url, headers))
+        body = await self._read_body(response, headers, cap)
         outcome = Outcome.OK if body else Outcome.FAILED
         return FetchResult(
             outcome=outcome,
@@ -360,8 +378,9 @@ class Fetcher:
             elapsed=time.monotonic() - start,
         )
 
-    async def _read_body(self, response: httpx.Response, headers: dict[str, str]) -> bytes:
-        cap = self.policy.max_bytes
+    async def _read_body(
+        self, response: httpx.Response, headers: dict[str, str], cap: int
+    ) -> bytes:
         declared = headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > cap:
             raise FetchFailure(

@@ -1,8 +1,9 @@
 """Which topics an item matches, and why.
 
-A topic matches an item when at least one of its keywords matches the title, summary or content,
-at least one of its context words (if it has any) matches in any of those fields, and none of its
-exclude words matches anywhere (SPEC "Keyword syntax"). Context and exclude entries use the
+A topic matches an item when at least one of its keywords matches the title, summary, content,
+or the text of its article page or PDF (when read), at least one of its context words (if it has
+any) matches in any of those fields, and none of its exclude words matches anywhere (SPEC
+"Keyword syntax"). Context and exclude entries use the
 keyword syntax of :mod:`bot.match.rules`.
 
 Hits are reported against the original field strings (offsets into the text passed in), title
@@ -34,7 +35,7 @@ __all__ = ["MAX_HITS", "Matcher", "TopicSpec"]
 
 MAX_HITS = 20
 
-_FIELDS = (Field.TITLE, Field.SUMMARY, Field.CONTENT)
+_FIELDS = (Field.TITLE, Field.SUMMARY, Field.CONTENT, Field.FULL_TEXT, Field.PDF)
 _WORD = re.compile(r"[^\W_]+")
 _KEYWORD, _CONTEXT, _EXCLUDE = 0, 1, 2
 _ROLE_NAMES = ("keywords", "context", "exclude")
@@ -199,13 +200,15 @@ class Matcher:
                     uses[by_raw[raw]].append(_Use(topic_index, role, raw))
         return cls(tuple(topic_ids), rules, uses)
 
-    def match_item(self, item: Item) -> tuple[TopicMatch, ...]:
-        """Match an item's title, summary and content."""
-        return self.match(item.title, item.summary, item.content)
+    def match_item(self, item: Item, full_text: str = "", pdf: str = "") -> tuple[TopicMatch, ...]:
+        """Match an item's title, summary and content, and its page's text when read."""
+        return self.match(item.title, item.summary, item.content, full_text, pdf)
 
-    def match(self, title: str, summary: str, content: str) -> tuple[TopicMatch, ...]:
+    def match(
+        self, title: str, summary: str, content: str, full_text: str = "", pdf: str = ""
+    ) -> tuple[TopicMatch, ...]:
         """Return the matching topics, in topic order, each with its hits."""
-        texts = (title, summary, content)
+        texts = (title, summary, content, full_text, pdf)
         normalized = tuple(normalize(text) if text else "" for text in texts)
         keyword_occurrences: list[_Occurrence] = []
         for field_index, norm in enumerate(normalized):
@@ -297,7 +300,7 @@ def _escape(text: str) -> str:
 
 
 def _to_hit(
-    texts: tuple[str, str, str], maps: dict[int, list[int]], occurrence: _Occurrence, keyword: str
+    texts: tuple[str, ...], maps: dict[int, list[int]], occurrence: _Occurrence, keyword: str
 ) -> Hit:
     """Translate a span of normalized text into a span of the original field."""
     _, field_index, start, end = occurrence

@@ -15,6 +15,7 @@ Stages never call each other; this module passes values between them. Its rules:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import time
@@ -23,28 +24,20 @@ from datetime import UTC, datetime
 
 from bot.config import Config, Feed
 from bot.fetch import Fetcher
-from bot.match.topics import Matcher
-from bot.model import ErrorKind, FetchResult, Item, Outcome, ParsedFeed, TopicMatch
+from bot.model import ErrorKind, FetchResult, Item, Outcome, ParsedFeed
+from bot.pipeline.fulltext import FullTextStage
+from bot.pipeline.plan import plan_alert, tracked_by
 from bot.pipeline.report import PlannedAlert, PollReport
-from bot.pipeline.runtime import Phrase, Runtime
+from bot.pipeline.runtime import Runtime
 from bot.pipeline.schedule import next_after_failure, next_after_success
-from bot.route.chats import CONSOLE_CHAT, route_item
-from bot.route.render import render_alert
 from bot.sources.identity import normalize_link
 from bot.sources.reader import FeedReader
+from bot.store import articles, outbox, subs
 from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
-from bot.store import outbox, subs
 from bot.store.db import transaction
 
 log = logging.getLogger("vigil.poll")
-
-
-def statement_key(feed_id: str, item: Item) -> str:
-    """The same statement seen through two feeds shares its canonical link."""
-    if item.link:
-        return "link:" + normalize_link(item.link)
-    return f"item:{feed_id}:{item.key}"
 
 
 class Poller:
@@ -60,8 +53,17 @@ class Poller:
         parse_workers: int = 2,
         parse_processes: bool | None = None,
         on_queued: Callable[[], None] | None = None,
+        fulltext: FullTextStage | None = None,
+        fulltext_inline: bool = False,
     ) -> None:
-        """``parse_workers`` and ``parse_processes``: see :class:`bot.sources.reader.FeedReader`."""
+        """``parse_workers`` and ``parse_processes``: see :class:`bot.sources.reader.FeedReader`.
+
+        ``fulltext``: reads the pages of items waiting for their text after each poll of their
+        feed — awaited when ``fulltext_inline`` (`vigil once`: a poll is a poll), else in the
+        background so polling never waits for article fetching.
+        """
+        self.fulltext = fulltext
+        self.fulltext_inline = fulltext_inline
         self.conn = conn
         self.fetcher = fetcher
         self.runtime = runtime
@@ -74,6 +76,16 @@ class Poller:
 
     async def poll(self, feed: Feed, *, dry_run: bool = False) -> PollReport:
         """One conditional GET and everything after it. Never raises except on cancellation."""
+        report = await self._poll(feed, dry_run=dry_run)
+        if self.fulltext is None or dry_run:
+            return report
+        if not self.fulltext_inline:
+            self.fulltext.kick(feed)
+            return report
+        alerts = await self.fulltext.run(feed)
+        return dataclasses.replace(report, alerts=report.alerts + alerts) if alerts else report
+
+    async def _poll(self, feed: Feed, *, dry_run: bool) -> PollReport:
         rt = self.runtime()
         row = feed_rows.get_feed(self.conn, feed.id)
         etag = row.etag if row else None
@@ -192,16 +204,22 @@ class Poller:
         audience = subs.load_audience(conn, now)
         plans: dict[str, PlannedAlert] = {}
         topics_of: dict[str, tuple[str, ...]] = {}
+        read_pages = self.fulltext is not None and rt.config.full_text_for(feed) and not dry_run
+        waiting: set[str] = set()
         for item in fresh:
             if item.key not in eligible:
                 continue
             matches = rt.matcher.match_item(item)
-            tracked = self._tracked_by(rt, audience.tracks, item)
+            tracked, tracked_matches = tracked_by(rt, audience.tracks, item)
             topic_ids = tuple(m.topic_id for m in matches)
             if not topic_ids and not tracked:
+                if read_pages and item.link:
+                    waiting.add(item.key)  # decided when its page is read (full text)
                 continue
             topics_of[item.key] = topic_ids
-            plan = self._plan(feed, item, matches, tracked, rt, audience)
+            plan = plan_alert(
+                feed, item, matches, tracked, rt, audience, tracked_matches=tracked_matches
+            )
             if plan is not None:
                 plans[item.key] = plan
         next_at = next_after_success(
@@ -219,6 +237,15 @@ class Poller:
                         topics=topics_of.get(item.key, ()),
                         now=now,
                     )
+                    if item_id is not None and item.key in waiting and item.link:
+                        articles.enqueue(
+                            conn,
+                            item_id=item_id,
+                            feed_id=feed.id,
+                            url=item.link,
+                            item=item,
+                            now=now,
+                        )
                     plan = plans.get(item.key)
                     if item_id is None or plan is None:
                         continue
@@ -266,75 +293,6 @@ class Poller:
             status=result.status,
             elapsed=result.elapsed,
             baselined=len(fresh) - len(eligible) if first_poll else 0,
-        )
-
-    def _tracked_by(
-        self, rt: Runtime, tracks: dict[str, tuple[str, ...]], item: Item
-    ) -> tuple[str, ...]:
-        """Chats whose personal phrases match the item (compiled once per set of phrases)."""
-        if rt.console or not tracks:
-            return ()
-        cache_key = frozenset(
-            (chat, phrase) for chat, phrases in tracks.items() for phrase in phrases
-        )
-        compiled = rt.track_matchers.get(cache_key)
-        if compiled is None:
-            owners: dict[str, list[str]] = {}
-            for chat, phrases in tracks.items():
-                for phrase in phrases:
-                    owners.setdefault(phrase, []).append(chat)
-            ids = {phrase: f"p{n}" for n, phrase in enumerate(sorted(owners))}
-            specs = [Phrase(ids[p], (p,)) for p in sorted(owners)]
-            compiled = (
-                Matcher.compile(specs),
-                {ids[p]: tuple(chats) for p, chats in owners.items()},
-            )
-            rt.track_matchers.clear()
-            rt.track_matchers[cache_key] = compiled
-        matcher, chats_of = compiled
-        out: dict[str, None] = {}
-        for match in matcher.match_item(item):
-            for chat in chats_of.get(match.topic_id, ()):
-                out[chat] = None
-        return tuple(out)
-
-    def _plan(
-        self,
-        feed: Feed,
-        item: Item,
-        matches: Sequence[TopicMatch],
-        tracked: tuple[str, ...],
-        rt: Runtime,
-        audience: subs.Audience,
-    ) -> PlannedAlert | None:
-        topic_ids = tuple(m.topic_id for m in matches)
-        if rt.console:
-            chats: tuple[str, ...] = (CONSOLE_CHAT,) if topic_ids else ()
-        else:
-            chats = route_item(
-                feed_id=feed.id,
-                topic_ids=topic_ids,
-                channels=rt.config.channels,
-                subscribers=audience.subscribers,
-                tracked_by=tracked,
-                muted=audience.muted,
-            )
-        if not chats:
-            return None
-        names = [rt.config.topic(t).name for t in topic_ids]
-        if tracked and not names:
-            names = ["your tracked phrases"]
-        rendered = render_alert(
-            item, feed_name=feed.name, topic_names=names, matches=matches, tz=rt.tz
-        )
-        return PlannedAlert(
-            feed_id=feed.id,
-            item=item,
-            topics=topic_ids,
-            chats=chats,
-            statement_key=statement_key(feed.id, item),
-            text_html=rendered.html,
-            text_plain=rendered.plain,
         )
 
 

@@ -18,6 +18,7 @@ class PlannedAlert:
     statement_key: str
     text_html: str
     text_plain: str
+    matched_in: tuple[str, ...] = ()  # title, summary, content, full_text, pdf
 
 
 @dataclass(frozen=True, slots=True)

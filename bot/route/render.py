@@ -20,7 +20,8 @@ Rules enforced here (SPEC "An alert is one message…", API-NOTES.md section 2.5
   the text of an alert; the excerpt is cut on the original text first so hit offsets stay valid.
 - Layout: bold title; source and publication time ("28 Nov 2026 14:05 UTC" in the configured
   zone, or "date unknown", never "now"); matched topics; an excerpt around the first hit in the
-  summary or content with every hit inside it in bold; the link.
+  summary, content, article text or PDF text (in that order) with every hit inside it in bold;
+  the link.
 """
 
 from __future__ import annotations
@@ -78,13 +79,25 @@ def render_alert(
     matches: Sequence[TopicMatch],
     tz: tzinfo = UTC,
     max_chars: int = MAX_MESSAGE_CHARS,
+    full_text: str = "",
+    pdf: str = "",
 ) -> Rendered:
-    """Build the alert for one item; both versions fit in ``max_chars`` visible characters."""
+    """Build the alert for one item; both versions fit in ``max_chars`` visible characters.
+
+    ``full_text`` and ``pdf``: the text of the item's page and PDF, when they were read; the
+    excerpt then comes from the spot that matched there.
+    """
     max_chars = max(1, max_chars)
+    bodies = {
+        Field.SUMMARY: item.summary,
+        Field.CONTENT: item.content,
+        Field.FULL_TEXT: full_text,
+        Field.PDF: pdf,
+    }
     link = _shown_link(item.link)
     caps = _Caps(TITLE_CHARS, EXCERPT_CHARS, FEED_NAME_CHARS, TOPICS_CHARS)
     for _ in range(12):
-        rendered = _render(item, feed_name, topic_names, matches, tz, link, caps)
+        rendered = _render(item, bodies, feed_name, topic_names, matches, tz, link, caps)
         if visible_length(rendered.html) <= max_chars and len(rendered.plain) <= max_chars:
             return rendered
         caps = _Caps(caps.title // 2, caps.excerpt // 2, caps.feed_name // 2, caps.topics // 2)
@@ -92,7 +105,7 @@ def render_alert(
             link = None
     # A limit too small for the layout: the message is the plain text, cut, with no markup.
     plain = _truncate(
-        _render(item, feed_name, topic_names, matches, tz, None, caps).plain, max_chars
+        _render(item, bodies, feed_name, topic_names, matches, tz, None, caps).plain, max_chars
     )
     return Rendered(html=html.escape(plain, quote=False), plain=plain)
 
@@ -116,6 +129,7 @@ class _VisibleCounter(HTMLParser):
 
 def _render(
     item: Item,
+    bodies: dict[Field, str],
     feed_name: str,
     topic_names: Sequence[str],
     matches: Sequence[TopicMatch],
@@ -127,7 +141,7 @@ def _render(
     source = _truncate(_shown(feed_name), caps.feed_name)
     when = _format_time(item.published, tz)
     topics = _truncate(", ".join(_shown(name) for name in topic_names), caps.topics)
-    excerpt = _excerpt(item, matches, caps.excerpt)
+    excerpt = _excerpt(bodies, matches, caps.excerpt)
 
     html_lines = [f"<b>{_esc(title)}</b>", f"{_esc(source)} · {_esc(when)}"]
     plain_lines = [title, f"{source} · {when}"]
@@ -171,14 +185,15 @@ def _format_time(moment: datetime | None, tz: tzinfo) -> str:
     return f"{local.day} {_MONTHS[local.month - 1]} {local.year} {local:%H:%M} {zone}"
 
 
-def _excerpt(item: Item, matches: Sequence[TopicMatch], cap: int) -> list[tuple[str, bool]]:
+def _excerpt(
+    texts: dict[Field, str], matches: Sequence[TopicMatch], cap: int
+) -> list[tuple[str, bool]]:
     """Pieces of the excerpt with their bold flag, cut around the first hit in the body text."""
     if cap <= 0:
         return []
-    texts = {Field.SUMMARY: item.summary, Field.CONTENT: item.content}
     hits = [hit for hit in _all_hits(matches) if hit.field in texts]
     valid = [h for h in hits if 0 <= h.start < h.end <= len(texts[h.field])]
-    order = {Field.SUMMARY: 0, Field.CONTENT: 1}
+    order = {field: index for index, field in enumerate(texts)}
     if valid:
         first = min(valid, key=lambda h: (order[h.field], h.start, h.end))
         text = texts[first.field]
@@ -190,7 +205,7 @@ def _excerpt(item: Item, matches: Sequence[TopicMatch], cap: int) -> list[tuple[
         )
     else:
         # Only the title matched: the title is already shown whole, so open the body instead.
-        text = item.summary or item.content
+        text = texts[Field.SUMMARY] or texts[Field.CONTENT]
         if not text:
             return []
         start, end = 0, _cut_end(text, min(len(text), cap), 0)

@@ -23,7 +23,7 @@ from typing import IO
 DB_NAME = "vigil.db"
 LOCK_NAME = "vigil.lock"
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry upgrades from version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
@@ -103,6 +103,29 @@ MIGRATIONS: tuple[str, ...] = (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
+    """,
+    # Full text (issue 12): the text read from an item's page and PDF, kept with the item so a
+    # restart never refetches; the items that wait for their text, durably; the last article
+    # error of each feed.
+    """
+    ALTER TABLE items ADD COLUMN full_text TEXT NOT NULL DEFAULT '';
+    ALTER TABLE items ADD COLUMN pdf_text TEXT NOT NULL DEFAULT '';
+    ALTER TABLE feeds ADD COLUMN last_article_error TEXT;
+    ALTER TABLE feeds ADD COLUMN last_article_error_at REAL;
+    CREATE TABLE article_queue (
+        item_id INTEGER PRIMARY KEY REFERENCES items (id),
+        feed_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        item TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        first_seen_at REAL NOT NULL,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT,
+        outcome TEXT,
+        decided_at REAL
+    );
+    CREATE INDEX article_queue_due ON article_queue (feed_id, state, next_attempt_at);
     """,
 )
 
