@@ -22,7 +22,7 @@ from bot.fetch import Fetcher
 from bot.model import Outcome
 from bot.pipeline import Poller, PollReport, Runtime
 from bot.secrets import Secret
-from bot.service.app import api_url_from_env, fetch_policy
+from bot.service.app import api_url_from_env, fetch_policy, fulltext_stage
 from bot.store import feeds as feed_rows
 from bot.store.db import StateLock, connect, transaction
 
@@ -41,6 +41,7 @@ def _print_alert_json(report: PollReport) -> None:
                     "published": alert.item.published.isoformat() if alert.item.published else None,
                     "topics": list(alert.topics),
                     "chats": list(alert.chats),
+                    "matched_in": list(alert.matched_in),
                 }
             ),
             flush=True,
@@ -76,8 +77,9 @@ async def _once(
     if not args.dry_run:
         with transaction(conn):
             feed_rows.sync_feeds(conn, {f.id: f.url for f in config.feeds})
-    async with Fetcher(fetch_policy(config)) as fetcher:
-        poller = Poller(conn, fetcher, lambda: runtime)
+    stage, article_fetcher = fulltext_stage(conn, config, lambda: runtime)
+    async with Fetcher(fetch_policy(config)) as fetcher, article_fetcher:
+        poller = Poller(conn, fetcher, lambda: runtime, fulltext=stage, fulltext_inline=True)
         try:
             reports = await asyncio.gather(
                 *(poller.poll(feed, dry_run=args.dry_run) for feed in feeds)  # type: ignore[arg-type]

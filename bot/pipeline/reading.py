@@ -32,6 +32,7 @@ from bot.sources.pdf import PdfLimits, read_pdf_in_child
 
 EXTRACT_DEADLINE = 30.0
 TEXT_CAP = 100_000  # characters kept per text (page, PDF) with the item
+DEFAULT_429_WAIT = 60.0  # a 429 without Retry-After still means "slow down"
 LONG_DEFERRAL = 10.0  # a host deferred longer than this is left for a later poll
 ACCEPT = "text/html, application/xhtml+xml, application/pdf;q=0.9, */*;q=0.5"
 _TRANSIENT = frozenset(
@@ -133,8 +134,10 @@ class ArticleReader:
             return result
         kind = result.error_kind or ErrorKind.NETWORK
         status = result.status or 0
-        if kind is ErrorKind.RATE_LIMITED or status == 503:
-            self.gate.defer(host, result.retry_after if result.retry_after is not None else 60.0)
+        if result.retry_after is not None and status in (429, 503):
+            self.gate.defer(host, result.retry_after)
+        elif status == 429:
+            self.gate.defer(host, DEFAULT_429_WAIT)
         transient = kind in _TRANSIENT or status >= 500 or status == 408
         return Reading("transient" if transient else "permanent", error=result.error or str(kind))
 

@@ -21,6 +21,7 @@ import os
 import signal
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,11 @@ from bot.deliver.sender import Sender
 from bot.deliver.telegram import TelegramSender, make_bot
 from bot.deliver.worker import DeliveryWorker
 from bot.fetch import Fetcher, FetchPolicy
+from bot.fetch.polite import HostGate
 from bot.pipeline import Poller, PollReport, Runtime
+from bot.pipeline.fulltext import FullTextStage
+from bot.pipeline.reading import ACCEPT as ARTICLE_ACCEPT
+from bot.pipeline.reading import ArticleReader
 from bot.pipeline.scheduler import PollScheduler
 from bot.secrets import Secret
 from bot.service.http import HttpListener, address_from_env, start_listener
@@ -59,6 +64,36 @@ def fetch_policy(config: Config) -> FetchPolicy:
         per_host_concurrency=s.per_host_concurrency,
         max_concurrency=s.max_concurrency,
     )
+
+
+def article_policy(config: Config) -> FetchPolicy:
+    """Article pages: the feeds' envelope with its own budget, one request per host at a time."""
+    s = config.settings
+    return FetchPolicy(
+        timeout=s.timeout,
+        max_bytes=max(s.full_text_max_html, s.full_text_max_pdf),
+        allow_private_networks=s.allow_private_networks,
+        user_agent=s.user_agent,
+        proxy=s.proxy,
+        per_host_concurrency=1,
+        max_concurrency=s.full_text_concurrency,
+        accept=ARTICLE_ACCEPT,
+    )
+
+
+def fulltext_stage(
+    conn: sqlite3.Connection,
+    config: Config,
+    runtime: Callable[[], Runtime],
+    *,
+    on_queued: Callable[[], None] | None = None,
+    on_outcome: Callable[[str], None] | None = None,
+) -> tuple[FullTextStage, Fetcher]:
+    """The full-text stage and the article fetcher it owns (close it with the service)."""
+    fetcher = Fetcher(article_policy(config))
+    reader = ArticleReader(fetcher, HostGate(config.settings.full_text_host_gap))
+    stage = FullTextStage(conn, reader, runtime, on_queued=on_queued, on_outcome=on_outcome)
+    return stage, fetcher
 
 
 @dataclass
@@ -191,8 +226,15 @@ async def _run_locked(options: Options, config: Config) -> int:
     pacer = console_pacer() if bot is None else Pacer(config.telegram.rate_per_second)
     worker = DeliveryWorker(conn, sender, pacer)
     holder: list[Service] = []
-    poller = Poller(conn, fetcher, lambda: holder[0].runtime, on_queued=worker.wake)
     metrics = Metrics()
+    stage, article_fetcher = fulltext_stage(
+        conn,
+        config,
+        lambda: holder[0].runtime,
+        on_queued=worker.wake,
+        on_outcome=metrics.observe_article,
+    )
+    poller = Poller(conn, fetcher, lambda: holder[0].runtime, on_queued=worker.wake, fulltext=stage)
     scheduler = PollScheduler(
         conn, poller, lambda: holder[0].runtime, on_report=metrics.observe_poll
     )
@@ -250,7 +292,9 @@ async def _run_locked(options: Options, config: Config) -> int:
                 await frontend.stop()
         with contextlib.suppress(Exception):
             await sender.close()
+        await stage.aclose()
         await service.fetcher.aclose()
+        await article_fetcher.aclose()
         poller.close()
         with contextlib.suppress(sqlite3.Error), transaction(conn):
             runtime_rows.delete(conn, "heartbeat")

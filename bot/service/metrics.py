@@ -153,6 +153,13 @@ class Metrics:
             ["topic"],
             registry=self.registry,
         )
+        self.articles = Counter(
+            "vigil_article_fetches",
+            "Article pages read for full text, by outcome (text, pdf, no_text, transient, "
+            "deferred, permanent, gave_up).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self._service = _ServiceCollector()
         self.registry.register(self._service)
         ProcessCollector(registry=self.registry)
@@ -172,6 +179,10 @@ class Metrics:
                     self.matches.labels(topic).inc()
         except Exception:
             log.exception("metrics: a poll report could not be counted")
+
+    def observe_article(self, outcome: str) -> None:
+        """Counts one article reading; outcomes are a fixed set (see the help text)."""
+        self.articles.labels(outcome).inc()
 
     def render(self, service: ServiceView | None = None) -> bytes:
         """The Prometheus text exposition of everything, the service's live figures included."""
