@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import parse_config
 from bot.fetch import Fetcher
-from bot.fetch.guard import DestinationRefused  # noqa: F401 - the refusal the redirect test meets
+from bot.fetch.client import FetchPolicy
 from bot.pipeline import Poller, PollReport, Runtime
 from bot.service.app import fetch_policy, fulltext_stage
 from bot.store import articles
@@ -81,19 +81,19 @@ class Rig:
         return articles.awaiting(self.conn).get("a", 0)
 
 
-def config_text(server: FeedServer, settings: str = "") -> str:
+def config_text(server: FeedServer, settings: str = "", gap: float = 0) -> str:
     text = make_config({"a": server.url("/a.xml")}, 'channels:\n  - chat: "-100"\n')
     text = text.replace(
         "allow_private_networks: true",
-        "allow_private_networks: true\n  full_text_host_gap: 0\n" + settings,
+        f"allow_private_networks: true\n  full_text_host_gap: {gap}\n" + settings,
     )
     return text.replace(
         f"url: {server.url('/a.xml')}", f"url: {server.url('/a.xml')}\n    full_text: true"
     )
 
 
-async def make_rig(tmp_path: Path, server: FeedServer, settings: str = "") -> Rig:
-    return Rig(connect(tmp_path), server, config_text(server, settings))
+async def make_rig(tmp_path: Path, server: FeedServer, settings: str = "", gap: float = 0) -> Rig:
+    return Rig(connect(tmp_path), server, config_text(server, settings, gap))
 
 
 @pytest.fixture
@@ -254,7 +254,7 @@ async def test_pdf_attachment_linked_from_the_page_is_read(rig: Rig) -> None:
 @pytest.mark.parametrize(
     ("setup", "reason"),
     [
-        (lambda s: s.set("/news/1", b"x" * (6 * 1024 * 1024), content_type=HTML), "exceeds"),
+        (lambda s: s.set("/news/1", b"x" * (30 * 1024 * 1024), content_type=HTML), "exceeds"),
         (lambda s: s.set("/news/1", b"\x89PNG....", content_type="image/png"), "neither HTML"),
         (
             lambda s: s.set(
@@ -266,7 +266,7 @@ async def test_pdf_attachment_linked_from_the_page_is_read(rig: Rig) -> None:
         ),
         (lambda s: s.redirect("/news/1", "file:///etc/passwd"), "scheme"),
     ],
-    ids=["html-over-cap", "not-html-or-pdf", "login-wall", "redirect-to-file"],
+    ids=["30mb-article", "not-html-or-pdf", "login-wall", "redirect-to-file"],
 )
 async def test_bad_articles_end_in_a_recorded_reason(rig: Rig, setup, reason: str) -> None:  # type: ignore[no-untyped-def]
     """Each bad article is decided at once on its headline, with its reason kept."""
@@ -289,3 +289,49 @@ async def test_429_retry_after_defers_the_whole_host(rig: Rig) -> None:
     assert rig.waiting() == 2
     assert rig.server.requests_for("/news/2") == []
     assert rig.outcomes.count("deferred") >= 1
+
+
+async def test_drip_feed_article_times_out_and_waits(rig: Rig) -> None:
+    """A page dripping a byte at a time hits the total deadline: transient, still waiting."""
+    rig.server.drip("/news/1", page(MATCHING), interval=0.5)
+    rig.feed(1, 0)
+    await rig.poll()
+    assert rig.waiting() == 1 and rig.outcomes == ["transient"]
+    error = rig.conn.execute("SELECT last_error FROM article_queue").fetchone()[0]
+    assert "within 5 s" in error
+
+
+async def test_redirect_to_a_private_address_is_refused(rig: Rig) -> None:
+    """An article on an allowed host that redirects to a private address is refused there."""
+    port = rig.server.port
+    rig.stage.reader.fetcher = Fetcher(
+        FetchPolicy(allow_private_networks=False, timeout=5.0),
+        trusted_endpoints=[("127.0.0.1", port)],
+    )
+    rig.server.redirect("/news/1", f"http://127.0.0.2:{port}/news/2")
+    rig.server.set("/news/2", page(MATCHING), content_type=HTML)
+    rig.feed(1, 0)
+    report = await rig.poll()
+    await rig.stage.reader.fetcher.aclose()
+    assert report.alerts == () and rig.waiting() == 0
+    assert rig.server.requests_for("/news/2") == []
+    error = rig.conn.execute("SELECT last_error FROM article_queue").fetchone()[0]
+    assert "refused" in error and "127.0.0.2" in error
+
+
+async def test_one_request_per_host_with_the_gap_between(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Three pages on one host are asked one at a time, at least the gap apart."""
+    rig = await make_rig(tmp_path, feed_server, gap=0.3)
+    rig.feed(0)
+    await rig.poll()
+    for n in (1, 2, 3):
+        feed_server.set(f"/news/{n}", page("Nothing."), content_type=HTML, delay=0.05)
+    rig.feed(1, 2, 3, 0)
+    feed_server.reset_stats()
+    await rig.poll()
+    await rig.close()
+    times = sorted(r.time for r in feed_server.requests if r.path.startswith("/news/"))
+    assert len(times) == 3 and feed_server.max_in_flight == 1
+    assert all(later - earlier >= 0.3 for earlier, later in zip(times, times[1:]))
