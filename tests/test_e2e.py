@@ -169,7 +169,17 @@ def test_once_json_lines(tmp_path: Path, vigil_env: dict[str, str], feeds: FeedS
     done = run_vigil(vigil_env, config, "once", "--json")
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(lines) == 1
-    assert set(lines[0]) == {"feed", "item_id", "title", "link", "published", "topics", "chats"}
+    assert set(lines[0]) == {
+        "feed",
+        "item_id",
+        "title",
+        "link",
+        "published",
+        "topics",
+        "chats",
+        "matched_in",
+    }
+    assert lines[0]["matched_in"] == ["title", "summary"]
     assert lines[0]["topics"] == ["cat", "caesar"]
     assert lines[0]["chats"] == ["console"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import itertools
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -334,4 +334,4 @@ async def test_one_request_per_host_with_the_gap_between(
     await rig.close()
     times = sorted(r.time for r in feed_server.requests if r.path.startswith("/news/"))
     assert len(times) == 3 and feed_server.max_in_flight == 1
-    assert all(later - earlier >= 0.3 for earlier, later in zip(times, times[1:]))
+    assert all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(times))

@@ -1,4 +1,9 @@
-"""`vigil match`: tries the topics on a text, a file or a URL and shows where each keyword hit."""
+"""`vigil match`: tries the topics on a text, a file or a URL and shows where each keyword hit.
+
+A file or URL that is not a feed is read as an article: an HTML page's main text ("in the full
+text, paragraph 3") or a PDF's text layer ("in the PDF, page 2"), exactly as the full-text
+stage reads them, so a topic can be tried on the statement itself.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,14 @@ from bot.fetch import Fetcher
 from bot.match.topics import Matcher
 from bot.model import Field, Hit, Item, Outcome, TopicMatch
 from bot.service.app import fetch_policy
+from bot.sources.article import extract_article
 from bot.sources.feed import parse_feed
-from bot.sources.text import clean_text, html_to_text
+from bot.sources.pdf import PdfLimits, read_pdf_in_child
+from bot.sources.pdflayout import page_of
+from bot.sources.text import clean_text
+
+# An item with the text of its page and PDF, when read.
+Texts = tuple[Item, str, str]
 
 
 def _spot(text: str, hit: Hit, width: int = 40) -> str:
@@ -25,20 +36,43 @@ def _spot(text: str, hit: Hit, width: int = 40) -> str:
     return clean_text(f"{before}[{text[hit.start : hit.end]}]{after}")
 
 
-def _field_text(item: Item, field: Field) -> str:
-    return {Field.TITLE: item.title, Field.SUMMARY: item.summary, Field.CONTENT: item.content}[
-        field
-    ]
+def _field_text(texts: Texts, field: Field) -> str:
+    item, full_text, pdf = texts
+    return {
+        Field.TITLE: item.title,
+        Field.SUMMARY: item.summary,
+        Field.CONTENT: item.content,
+        Field.FULL_TEXT: full_text,
+        Field.PDF: pdf,
+    }[field]
 
 
-def _items_from_body(body: bytes, url: str, headers: dict[str, str] | None = None) -> list[Item]:
+def where(texts: Texts, hit: Hit) -> str:
+    """Where a hit is, as a reader would look for it."""
+    text = _field_text(texts, hit.field)
+    if hit.field is Field.FULL_TEXT:
+        return f"in the full text, paragraph {text.count(chr(10), 0, hit.start) + 1}"
+    if hit.field is Field.PDF:
+        return f"in the PDF, page {page_of(text, hit.start)}"
+    return f"in the {hit.field}"
+
+
+def _items_from_body(body: bytes, url: str, headers: dict[str, str] | None = None) -> list[Texts]:
+    empty = Item(key="text", title="", link=url or None, summary="", content="")
+    if body[:1024].lstrip().startswith(b"%PDF-"):
+        result = asyncio.run(read_pdf_in_child(body, PdfLimits()))
+        if not result.ok:
+            print(f"vigil match: PDF: {result.reason} {result.detail}".rstrip(), file=sys.stderr)
+        return [(empty, "", result.text)]
     parsed = parse_feed(body, headers=headers or {}, url=url)
     if parsed.ok and parsed.items:
-        return list(parsed.items)
+        return [(item, "", "") for item in parsed.items]
     text = body.decode("utf-8", errors="replace")
-    looks_html = "<" in text and ">" in text
-    plain = html_to_text(text) if looks_html else clean_text(text)
-    return [Item(key="text", title="", link=url or None, summary="", content=plain)]
+    if "<" in text and ">" in text:
+        return [(empty, extract_article(body, headers or {}, url).text, "")]
+    return [
+        (Item(key="text", title="", link=url or None, summary="", content=clean_text(text)), "", "")
+    ]
 
 
 def match(config: Config, args: argparse.Namespace) -> int:
@@ -53,7 +87,9 @@ def match(config: Config, args: argparse.Namespace) -> int:
         print("vigil match: give exactly one of TEXT, --file F or --url URL", file=sys.stderr)
         return 2
     if args.text is not None:
-        items = [Item(key="text", title="", link=None, summary="", content=args.text)]
+        items: list[Texts] = [
+            (Item(key="text", title="", link=None, summary="", content=args.text), "", "")
+        ]
     elif args.file is not None:
         try:
             body = Path(args.file).read_bytes()
@@ -69,16 +105,17 @@ def match(config: Config, args: argparse.Namespace) -> int:
         items = _items_from_body(fetched.body, fetched.final_url, fetched.headers)
     names = {t.id: t.name for t in config.topics}
     found = 0
-    for item in items:
-        for tm in matcher.match_item(item):
+    for texts in items:
+        for tm in matcher.match_item(*texts):
             found += 1
-            _print_match(item, tm, names, as_json=args.json)
+            _print_match(texts, tm, names, as_json=args.json)
     if not found and not args.json:
         print(f"no topic matched ({len(items)} text(s) tested, {len(topics)} topic(s))")
     return 0 if found else 1
 
 
-def _print_match(item: Item, tm: TopicMatch, names: dict[str, str], *, as_json: bool) -> None:
+def _print_match(texts: Texts, tm: TopicMatch, names: dict[str, str], *, as_json: bool) -> None:
+    item = texts[0]
     if as_json:
         print(
             json_line(
@@ -90,9 +127,10 @@ def _print_match(item: Item, tm: TopicMatch, names: dict[str, str], *, as_json: 
                         {
                             "keyword": h.keyword,
                             "field": str(h.field),
+                            "where": where(texts, h),
                             "start": h.start,
                             "end": h.end,
-                            "text": _field_text(item, h.field)[h.start : h.end],
+                            "text": _field_text(texts, h.field)[h.start : h.end],
                         }
                         for h in tm.hits
                     ],
@@ -104,12 +142,13 @@ def _print_match(item: Item, tm: TopicMatch, names: dict[str, str], *, as_json: 
     label = f" — {item.title}" if item.title else ""
     print(f"✔ {tm.topic_id} ({names.get(tm.topic_id, tm.topic_id)}){label}")
     for hit in tm.hits:
-        text = _field_text(item, hit.field)
-        print(f"    keyword {hit.keyword!r} in {hit.field} at {hit.start}: {_spot(text, hit)}")
+        text = _field_text(texts, hit.field)
+        print(f"    keyword {hit.keyword!r} {where(texts, hit)}: {_spot(text, hit)}")
     if tm.context is not None:
-        text = _field_text(item, tm.context.field)
+        text = _field_text(texts, tm.context.field)
         print(
-            f"    context {tm.context.keyword!r} in {tm.context.field}: {_spot(text, tm.context)}"
+            f"    context {tm.context.keyword!r} {where(texts, tm.context)}: "
+            f"{_spot(text, tm.context)}"
         )
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from bot.commands.output import iso, json_line, when
 from bot.config import Config
 from bot.service.health import health_problem
+from bot.store import articles, outbox
 from bot.store import feeds as feed_rows
-from bot.store import outbox
 from bot.store import runtime as runtime_rows
 from bot.store.db import connect
 
@@ -19,6 +19,8 @@ def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
     try:
         rows = {row.feed_id: row for row in feed_rows.all_feeds(conn)}
         backlog = outbox.backlog(conn)
+        awaiting = articles.awaiting(conn)
+        article_errors = articles.last_errors(conn)
         now = time.time()
         for feed in config.feeds:
             row = rows.get(feed.id)
@@ -34,6 +36,14 @@ def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
                 "items_seen": row.items_seen if row else 0,
                 "alerts_sent": sent,
                 "next_poll": iso(row.next_poll_at) if row and row.next_poll_at else None,
+                "full_text": config.full_text_for(feed),
+                "awaiting_text": awaiting.get(feed.id, 0),
+                "last_article_error": article_errors[feed.id][0]
+                if feed.id in article_errors
+                else None,
+                "last_article_error_at": iso(article_errors[feed.id][1])
+                if feed.id in article_errors
+                else None,
             }
             if as_json:
                 print(json_line(record))
@@ -53,6 +63,12 @@ def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
                     f"    last success {when(row.last_success_at)} · items seen "
                     f"{row.items_seen} · alerts sent {sent} · next poll {due}"
                 )
+            if record["awaiting_text"] or record["last_article_error"]:
+                line = f"    full text: {record['awaiting_text']} waiting for their text"
+                if feed.id in article_errors:
+                    message, at = article_errors[feed.id]
+                    line += f" · last article error {when(at)}: {message}"
+                print(line)
         oldest = iso(backlog.oldest_created_at)
         fatal = runtime_rows.get(conn, "fatal")
         if as_json:

@@ -23,9 +23,9 @@ from telegram import InlineKeyboardMarkup
 
 from bot.config import Config, parse_duration
 from bot.match.rules import compile_keyword
+from bot.store import articles, outbox, subs
 from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
-from bot.store import outbox, subs
 from bot.store.db import transaction
 from bot.telegram import keyboards, replies
 from bot.telegram.access import Actor
@@ -323,6 +323,8 @@ async def cmd_status(req: Request) -> None:
         subs.count_chats(conn),
         req.now,
         req.tz,
+        articles.awaiting(conn),
+        articles.last_errors(conn),
     )
     await req.reply(text)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 
 from bot.config import Config, Topic
@@ -242,7 +242,11 @@ def status_text(
     chats: tuple[int, int],
     now: float,
     tz: tzinfo,
+    awaiting: Mapping[str, int] | None = None,
+    article_errors: Mapping[str, tuple[str, float]] | None = None,
 ) -> str:
+    """``awaiting``: items per feed waiting for their page's text; ``article_errors``: the
+    last article error per feed (message, when)."""
     by_id = {row.feed_id: row for row in rows}
     failing = 0
     lines = ["<b>Feeds</b>"]
@@ -265,6 +269,13 @@ def status_text(
         lines.append(
             f"    last success {esc(when(row.last_success_at, tz))}; next poll {next_poll}"
         )
+        waiting = (awaiting or {}).get(feed.id, 0)
+        article_error = (article_errors or {}).get(feed.id)
+        if waiting or article_error:
+            note = f"    {waiting} waiting for their text"
+            if article_error:
+                note += f"; last article error: {echo(article_error[0], 160)}"
+            lines.append(note)
     lines.insert(1, f"{len(config.feeds)} feeds, {failing} failing")
     lines += ["", "<b>Outbox</b>"]
     pending = f"{backlog.pending} pending"
