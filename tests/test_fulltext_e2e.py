@@ -1,4 +1,4 @@
-"""Full text end to end: `vigil once --json`, `vigil status --json` and `vigil match` as processes."""
+"""Full text end to end: `vigil once --json`, `vigil status --json`, `vigil match` as processes."""
 
 from __future__ import annotations
 
