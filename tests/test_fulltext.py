@@ -19,7 +19,7 @@ from bot.store import feeds as feed_rows
 from bot.store.db import connect, transaction
 from tests.conftest import make_config
 from tests.servers.feeds import FeedServer, rss
-from tests.servers.pdfgen import make_pdf
+from tests.servers.pdfgen import encrypt, make_pdf
 
 HTML = "text/html; charset=utf-8"
 BODY = "The Court heard both parties in the morning session. " * 8
@@ -265,8 +265,16 @@ async def test_pdf_attachment_linked_from_the_page_is_read(rig: Rig) -> None:
             "login form",
         ),
         (lambda s: s.redirect("/news/1", "file:///etc/passwd"), "scheme"),
+        (
+            lambda s: s.set(
+                "/news/1",
+                encrypt(make_pdf([["Convention Against Torture", "Syria"]]), "pw"),
+                content_type="application/pdf",
+            ),
+            "PDF encrypted",
+        ),
     ],
-    ids=["30mb-article", "not-html-or-pdf", "login-wall", "redirect-to-file"],
+    ids=["30mb-article", "not-html-or-pdf", "login-wall", "redirect-to-file", "encrypted-pdf"],
 )
 async def test_bad_articles_end_in_a_recorded_reason(rig: Rig, setup, reason: str) -> None:  # type: ignore[no-untyped-def]
     """Each bad article is decided at once on its headline, with its reason kept."""
