@@ -1,4 +1,4 @@
-"""Full text, the small parts: config keys, the default rule, the host gate, schema, status, metrics."""
+"""Full text, small parts: config keys, the default rule, host gate, schema, status, metrics."""
 
 from __future__ import annotations
 
