@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import delivery, memory, polling
+from bench import delivery, fulltext, memory, polling
 from bench.matching import matching_row
 from bench.server import BenchServers
 from bench.table import Row, machine, markdown, plain
@@ -36,14 +36,16 @@ class Sizes:
     subscribers: int
     latency_items: int  # 0: the latency row is skipped (it needs two real minutes)
     memory_feeds: int
+    fulltext_sources: int = 4  # sources × 5 articles in the full-text cycle
+    pdf_sources: int = 1  # sources × 5 PDFs of 50 pages in the full-text memory row
 
 
 SIZES = {
-    "smoke": Sizes("smoke", 20, 200, 0.3, 0.1, 20, 0, 20),
-    "default": Sizes("default", 200, 2000, 5.0, 0.5, 200, 10, 100),
-    "full": Sizes("full", 1000, 2000, 50.0, 2.0, 2000, 50, 1000),
+    "smoke": Sizes("smoke", 20, 200, 0.3, 0.1, 20, 0, 20, 4, 1),
+    "default": Sizes("default", 200, 2000, 5.0, 0.5, 200, 10, 100, 24, 4),
+    "full": Sizes("full", 1000, 2000, 50.0, 2.0, 2000, 50, 1000, 100, 10),
 }
-SECTIONS = ("polling", "matching", "fanout", "latency", "memory")
+SECTIONS = ("polling", "matching", "fanout", "latency", "memory", "fulltext")
 
 
 def _run(sizes: Sizes, sections: tuple[str, ...], workdir: Path) -> list[Row]:
@@ -73,6 +75,12 @@ def _run(sizes: Sizes, sections: tuple[str, ...], workdir: Path) -> list[Row]:
             rows.append(memory.memory_row(servers, sizes.memory_feeds, workdir))
         if result is not None:
             rows.append(polling.scale_row(result))
+        if "fulltext" in sections:
+            _say(f"full text: extraction, {sizes.fulltext_sources} sources × 5 articles, PDFs")
+            rounds = 1 if sizes.name == "smoke" else 5
+            rows.append(fulltext.extraction_row(rounds))
+            rows.append(fulltext.cycle_row(sizes.fulltext_sources, workdir))
+            rows.append(fulltext.memory_row(sizes.pdf_sources, workdir))
     return rows
 
 

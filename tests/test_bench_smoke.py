@@ -14,7 +14,18 @@ import pytest
 
 from tests.conftest import ROOT
 
-ROWS = ("cold poll cycle", "warm poll cycle", "matching", "fan-out", "latency", "memory", "scale")
+ROWS = (
+    "cold poll cycle",
+    "warm poll cycle",
+    "matching",
+    "fan-out",
+    "latency",
+    "memory",
+    "scale",
+    "extraction",
+    "full-text cycle",
+    "memory: `vigil once` reading",
+)
 
 
 @pytest.mark.slow

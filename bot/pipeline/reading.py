@@ -12,7 +12,8 @@ Rules:
   (timeout, network, 5xx, 408, 429: try again at a later poll) or *permanent* (404 and other
   4xx, too large, refused, neither HTML nor PDF, a login wall: decide now on the headline).
 - HTML extraction runs in a worker thread with a deadline; PDFs in a killable child
-  (:mod:`bot.sources.pdf`). Nothing here raises except cancellation.
+  (:mod:`bot.sources.pdf`), at most :data:`PDF_WORKERS` at once, which bounds their memory.
+  Nothing here raises except cancellation.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from bot.sources.pdf import PdfLimits, read_pdf_in_child
 EXTRACT_DEADLINE = 30.0
 TEXT_CAP = 100_000  # characters kept per text (page, PDF) with the item
 DEFAULT_429_WAIT = 60.0  # a 429 without Retry-After still means "slow down"
-LONG_DEFERRAL = 10.0  # a host deferred longer than this is left for a later poll
+LONG_DEFERRAL = 10.0
+PDF_WORKERS = 2  # a host deferred longer than this is left for a later poll
 ACCEPT = "text/html, application/xhtml+xml, application/pdf;q=0.9, */*;q=0.5"
 _TRANSIENT = frozenset(
     {ErrorKind.TIMEOUT, ErrorKind.NETWORK, ErrorKind.TLS, ErrorKind.RATE_LIMITED}
@@ -88,9 +90,11 @@ def cap_rule(settings: Settings) -> CapRule:
 class ArticleReader:
     """Reads item pages for the full-text stage; one per service (its gate is per host)."""
 
-    def __init__(self, fetcher: Fetcher, gate: HostGate) -> None:
+    def __init__(self, fetcher: Fetcher, gate: HostGate, *, pdf_workers: int = PDF_WORKERS) -> None:
         self.fetcher = fetcher
         self.gate = gate
+        # PDF children at once: each holds a parser and a document in memory (about 35 MB).
+        self._pdf_slots = asyncio.Semaphore(pdf_workers)
 
     async def read(self, url: str, settings: Settings) -> Reading:
         """The text of ``url`` (HTML or PDF, plus one linked PDF), or why there is none."""
@@ -151,7 +155,8 @@ class ArticleReader:
 
     async def _pdf(self, data: bytes, settings: Settings) -> Reading:
         limits = PdfLimits(max_pages=settings.full_text_pdf_pages, max_chars=TEXT_CAP)
-        result = await read_pdf_in_child(data, limits)
+        async with self._pdf_slots:
+            result = await read_pdf_in_child(data, limits)
         partial = (
             f"first {result.read} of {result.pages} pages read"
             if result.read < result.pages
