@@ -343,3 +343,16 @@ async def test_one_request_per_host_with_the_gap_between(
     times = sorted(r.time for r in feed_server.requests if r.path.startswith("/news/"))
     assert len(times) == 3 and feed_server.max_in_flight == 1
     assert all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(times))
+
+
+async def test_in_the_service_the_page_is_read_in_the_background(rig: Rig) -> None:
+    """Not inline (as in `vigil run`): the poll returns at once; the page alerts afterwards."""
+    rig.poller.fulltext_inline = False
+    rig.server.set("/news/1", page(MATCHING), content_type=HTML, delay=0.3)
+    rig.feed(1, 0)
+    report = await rig.poll()
+    assert report.alerts == () and rig.outbox() == []
+    tasks = list(rig.stage._tasks.values())
+    assert tasks
+    alerts = await tasks[0]
+    assert [a.item.key for a in alerts] == ["g1"] and len(rig.outbox()) == 1
