@@ -33,6 +33,11 @@ class ErrorKind(enum.StrEnum):
     EMPTY = "empty"
     DTD = "dtd"  # entity declarations refused (billion laughs, quadratic blow-up)
     PARSE = "parse"
+    # Page sources (listing pages, Telegram channels, pages advertising a feed):
+    NO_ENTRIES = "no_entries"  # a normal page where the selector or automatic mode found nothing
+    LAYOUT_CHANGED = "layout_changed"  # most entries new and their links left the old pattern
+    BLOCKED = "blocked"  # 401/403/429/503, or a 200 carrying a bot challenge
+    NEEDS_JAVASCRIPT = "needs_javascript"  # an app shell: the entries are drawn by scripts
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,22 @@ class FetchResult:
     error: str | None = None
     retry_after: float | None = None  # seconds, as the server asked (not yet clamped)
     elapsed: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PageSpec:
+    """How to read an HTML listing page (feeds.yaml ``page:``); None selectors mean "find it".
+
+    Selectors are CSS, or XPath after an ``xpath:`` prefix; ``date`` and the others may end in
+    ``@attribute``. ``link_pattern`` is an RE2 pattern searched in the link's path (and query).
+    """
+
+    items: str | None = None  # None: automatic mode
+    link: str | None = None
+    title: str | None = None
+    date: str | None = None
+    summary: str | None = None
+    link_pattern: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +99,10 @@ class ParsedFeed:
     error: str | None = None
     skipped: int = 0  # entries with nothing usable (no key could be made)
     warnings: tuple[str, ...] = ()
+    kind: str = "feed"  # feed, discovered feed, page, channel
+    feeds_found: tuple[str, ...] = ()  # feeds an HTML page advertises (absolute URLs)
+    dropped: tuple[tuple[str, str], ...] = ()  # (link, why) for links a page did not make items
+    selector: str | None = None  # the entry selector automatic mode inferred
 
     @property
     def ok(self) -> bool:

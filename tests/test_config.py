@@ -398,7 +398,7 @@ ERROR_CASES: list[tuple[str, str, str]] = [
         "unknown-feed-key",
         MINIMAL + "    link: https://x.org/\n",
         "feeds.yaml:7: feeds[0].link: "
-        "unknown key `link`; expected one of: id, name, url, interval, tags, full_text",
+        "unknown key `link`; expected one of: id, name, url, interval, tags, full_text, page",
     ),
     (
         "unknown-channel-key",

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from bot.model import ErrorKind, ParsedFeed
 from bot.sources.feed import parse_feed
+from bot.sources.read import read_source
 from bot.sources.identity import item_key, normalize_link
 from bot.sources.workers import ParserProcesses
 from bot.sources.xmldoc import strip_dtd
@@ -652,6 +653,7 @@ def processes() -> Any:
 
 def test_child_process_parse_equals_parse_feed(processes: ParserProcesses) -> None:
     """The same bodies give the same result in a child process, DTD stripping included."""
+
     bodies = [
         rss("<item><guid>g1</guid><title>One &amp; two</title></item>").encode(),
         billion_laughs(same_line=True),
@@ -659,7 +661,7 @@ def test_child_process_parse_equals_parse_feed(processes: ParserProcesses) -> No
         b"<html><body>not a feed</body></html>",
     ]
     for body in bodies:
-        here = parse_feed(body, headers=RSS_HEADERS, url=FEED_URL)
+        here = read_source(body, headers=RSS_HEADERS, url=FEED_URL)
         there = processes.parse(body, headers=RSS_HEADERS, url=FEED_URL, timeout=30)
         assert there == here
     assert processes.started == 1  # one request at a time reuses one worker

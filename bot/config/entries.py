@@ -15,6 +15,7 @@ from typing import Literal
 from bot.config.checker import Checker, value_of
 from bot.config.durations import DAY
 from bot.config.model import Channel, Feed, Settings, Topic
+from bot.config.pages import read_page
 from bot.config.urls import private_host, regex_problem, split_url
 from bot.config.yamltree import YMap, YNode, YScalar
 from bot.match.rules import REGEX_PREFIX, KeywordError, compile_keyword
@@ -123,9 +124,8 @@ def read_feeds(
     url_lines: dict[str, int] = {}
     for index, item in enumerate(items):
         path = f"feeds[{index}]"
-        found = check.fields(
-            item, path, ("id", "name", "url", "interval", "tags", "full_text"), ("id", "url")
-        )
+        keys = ("id", "name", "url", "interval", "tags", "full_text", "page")
+        found = check.fields(item, path, keys, ("id", "url"))
         if found is None:
             continue
         feed_id = _feed_id(check, value_of(found, "id"), f"{path}.id", id_lines)
@@ -140,8 +140,12 @@ def read_feeds(
             full_text = check.boolean(found["full_text"].value, f"{path}.full_text")
         interval_ok = "interval" not in found or interval is not None
         full_text_ok = "full_text" not in found or full_text is not None
-        if feed_id and name and url and tags is not None and interval_ok and full_text_ok:
-            feeds.append(Feed(feed_id, name, url, interval, tags, full_text))
+        page_node = value_of(found, "page")
+        page = None if page_node is None else read_page(check, page_node, f"{path}.page")
+        page_ok = "page" not in found or page is not None
+        fields_ok = tags is not None and interval_ok and full_text_ok and page_ok
+        if feed_id and name and url and fields_ok:
+            feeds.append(Feed(feed_id, name, url, interval, tags, full_text, page))
     return tuple(feeds), set(id_lines)
 
 

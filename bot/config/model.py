@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.config.durations import HOUR, MINUTE
+from bot.model import PageSpec
 
 DEFAULT_USER_AGENT = "Vigil/0.1 (+https://github.com/vigil-bot/vigil; feed alerts)"
 
@@ -68,7 +69,11 @@ class Topic:
 
 @dataclass(frozen=True, slots=True)
 class Feed:
-    """A polled feed; ``interval`` None means the settings' interval."""
+    """A polled source; ``interval`` None means the settings' interval.
+
+    ``page`` set: an HTML listing page read into items; otherwise a feed, a page that
+    advertises one, or a Telegram channel's web preview (found from what the URL answers).
+    """
 
     id: str
     name: str
@@ -76,6 +81,7 @@ class Feed:
     interval: float | None = None
     tags: tuple[str, ...] = ()
     full_text: bool | None = None  # None: the settings' default
+    page: PageSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +121,14 @@ class Config:
     def full_text_for(self, feed: Feed) -> bool:
         """Whether new items of ``feed`` are read in full: its own key, else the settings'.
 
-        Unset everywhere, feeds are not and page sources are: when page sources land, the last
-        line becomes ``return feed.kind == "page"``.
+        Unset everywhere, feeds are not and page sources (``page:``) are: a listing row carries
+        only a headline.
         """
         if feed.full_text is not None:
             return feed.full_text
         if self.settings.full_text is not None:
             return self.settings.full_text
-        return False
+        return feed.page is not None
 
     def feed_interval(self, feed: Feed) -> float:
         """The feed's own interval, else the settings' default."""

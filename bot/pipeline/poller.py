@@ -11,6 +11,12 @@ Stages never call each other; this module passes values between them. Its rules:
 - GUID churn (a publisher rewrites every GUID, e.g. http → https): a "new" key whose link this
   feed already published is remembered silently, not re-sent (RELIABILITY A9).
 - Parsing is :class:`bot.sources.reader.FeedReader`'s: off the event loop, bounded, never raising.
+- Fetching and reading (discovered feeds, unchanged bodies, blocked pages) is
+  :func:`bot.pipeline.intake.take_in`'s; every page state that is not ok or empty
+  (``no_entries``, ``blocked``, ``needs_javascript``, ``layout_changed``…) is a failed poll.
+- A page source whose entries are mostly new with links of a new shape is held as
+  ``layout_changed`` (:func:`bot.sources.drift.layout_change`): nothing stored, nothing sent,
+  until `vigil rebaseline` makes the next read a silent baseline.
 """
 
 from __future__ import annotations
@@ -19,17 +25,19 @@ import dataclasses
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable
 
-from bot.config import Config, Feed
+from bot.config import Feed
 from bot.fetch import Fetcher
-from bot.model import ErrorKind, FetchResult, Item, Outcome, ParsedFeed
+from bot.model import ErrorKind, FetchResult, Outcome
 from bot.pipeline.fulltext import FullTextStage
+from bot.pipeline.intake import Intake, take_in
+from bot.pipeline.novelty import dedupe_keys, eligible
 from bot.pipeline.plan import plan_alert, tracked_by
 from bot.pipeline.report import PlannedAlert, PollReport
 from bot.pipeline.runtime import Runtime
 from bot.pipeline.schedule import next_after_failure, next_after_success
+from bot.sources.drift import layout_change
 from bot.sources.identity import normalize_link
 from bot.sources.reader import FeedReader
 from bot.store import articles, outbox, subs
@@ -88,25 +96,20 @@ class Poller:
     async def _poll(self, feed: Feed, *, dry_run: bool) -> PollReport:
         rt = self.runtime()
         row = feed_rows.get_feed(self.conn, feed.id)
-        etag = row.etag if row else None
-        last_modified = row.last_modified if row else None
-        result = await self.fetcher.fetch(feed.url, etag=etag, last_modified=last_modified)
+        intake = await take_in(self.fetcher, self.reader, feed, row)
         interval = rt.config.feed_interval(feed)
         now = self.clock()
-        if result.outcome is Outcome.NOT_MODIFIED:
-            return self._unchanged(feed, result, interval, now, dry_run=dry_run)
-        if result.outcome is Outcome.FAILED:
-            kind = result.error_kind or ErrorKind.NETWORK
+        if intake.forget_source and not dry_run:
+            with transaction(self.conn):
+                feed_rows.forget_source(self.conn, feed.id)
+        if intake.error_kind is not None:
+            message = intake.error or str(intake.error_kind)
             return self._failed(
-                feed, kind, result.error or str(kind), result, interval, now, dry_run=dry_run
+                feed, intake.error_kind, message, intake.result, interval, now, dry_run=dry_run
             )
-        parsed = await self.reader.read(result)
-        if not parsed.ok:
-            kind = parsed.error_kind or ErrorKind.PARSE
-            return self._failed(
-                feed, kind, parsed.error or str(kind), result, interval, now, dry_run=dry_run
-            )
-        return self._store(feed, result, parsed, rt, interval, now, dry_run=dry_run)
+        if intake.parsed is None:
+            return self._unchanged(feed, intake.result, interval, now, dry_run=dry_run)
+        return self._store(feed, intake, rt, interval, now, dry_run=dry_run)
 
     def _unchanged(
         self, feed: Feed, result: FetchResult, interval: float, now: float, *, dry_run: bool
@@ -178,8 +181,7 @@ class Poller:
     def _store(
         self,
         feed: Feed,
-        result: FetchResult,
-        parsed: ParsedFeed,
+        intake: Intake,
         rt: Runtime,
         interval: float,
         now: float,
@@ -187,15 +189,22 @@ class Poller:
         dry_run: bool,
     ) -> PollReport:
         conn = self.conn
+        result, parsed = intake.result, intake.parsed
+        assert parsed is not None
         row = feed_rows.get_feed(conn, feed.id)
         first_poll = not (row and row.baselined)
+        rebaseline = bool(row and row.rebaseline)
         keys = [item.key for item in parsed.items]
         known = item_rows.known_keys(conn, feed.id, keys)
-        fresh = [item for item in parsed.items if item.key not in known]
-        fresh = _dedupe_keys(fresh)
+        fresh = dedupe_keys([item for item in parsed.items if item.key not in known])
+        if parsed.kind == "page" and not (first_poll or rebaseline):
+            moved = layout_change(parsed.items, fresh, item_rows.recent_links(conn, feed.id))
+            if moved:
+                kind = ErrorKind.LAYOUT_CHANGED
+                return self._failed(feed, kind, moved, result, interval, now, dry_run=dry_run)
         links = {item.key: normalize_link(item.link) for item in fresh if item.link}
         churned = item_rows.known_links(conn, feed.id, list(set(links.values())))
-        eligible = _eligible(fresh, first_poll, rt.config, links, churned)
+        may_alert = eligible(fresh, first_poll, rt.config, links, churned, rebaseline=rebaseline)
         if churned and not first_poll:
             log.warning(
                 "items republished under new ids were not re-sent",
@@ -207,7 +216,7 @@ class Poller:
         read_pages = self.fulltext is not None and rt.config.full_text_for(feed) and not dry_run
         waiting: set[str] = set()
         for item in fresh:
-            if item.key not in eligible:
+            if item.key not in may_alert:
                 continue
             matches = rt.matcher.match_item(item)
             tracked, tracked_matches = tracked_by(rt, audience.tracks, item)
@@ -271,6 +280,9 @@ class Poller:
                     title=parsed.title or None,
                     new_items=len(fresh),
                     alerts=queued,
+                    body_hash=intake.body_hash,
+                    source_url=intake.source_url,
+                    read=True,
                 )
             if queued and self.on_queued is not None:
                 self.on_queued()
@@ -292,42 +304,6 @@ class Poller:
             next_poll_at=next_at,
             status=result.status,
             elapsed=result.elapsed,
-            baselined=len(fresh) - len(eligible) if first_poll else 0,
+            baselined=len(fresh) - len(may_alert) if first_poll or rebaseline else 0,
         )
 
-
-def _dedupe_keys(items: Sequence[Item]) -> list[Item]:
-    seen: set[str] = set()
-    out = []
-    for item in items:
-        if item.key not in seen:
-            seen.add(item.key)
-            out.append(item)
-    return out
-
-
-def _eligible(
-    fresh: Sequence[Item],
-    first_poll: bool,
-    config: Config,
-    links: dict[str, str],
-    churned: set[str],
-) -> set[str]:
-    """Keys of the new items that may alert (the rest are only remembered)."""
-    candidates = [item for item in fresh if links.get(item.key) not in churned]
-    if not first_poll:
-        return {item.key for item in candidates}
-    first_run = config.settings.first_run
-    if first_run.mode == "all":
-        return {item.key for item in candidates}
-    if first_run.mode == "latest":
-        newest = sorted(
-            enumerate(candidates),
-            key=lambda pair: (
-                pair[1].published or datetime.min.replace(tzinfo=UTC),
-                -pair[0],
-            ),
-            reverse=True,
-        )
-        return {item.key for _, item in newest[: first_run.latest]}
-    return set()

@@ -3,17 +3,30 @@
 Rules: an entry's GUID/id, else its normalised link, else a hash of title, summary and
 enclosure URL — never a date or a position. Keys longer than MAX_KEY_CHARS are replaced by
 their hash. A normalised link lowers scheme and host, drops the default port, the fragment and
-``utm_*`` parameters, and keeps the path as is.
+``utm_*`` parameters, and keeps the path as is. A page entry's identity is its
+:func:`canonical_link`: the normalised link with every known tracking parameter dropped and
+http and https read as the same.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 MAX_KEY_CHARS = 512
+# Parameters that only say where a click came from; everything else in a query can matter
+# (Drupal ?page=, German government PDFs' __blob=publicationFile).
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid",
+        "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ref_src",
+        "oly_anon_id", "oly_enc_id", "vero_id", "wt_mc", "at_medium", "at_campaign",
+    }
+)  # fmt: skip
+_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 
 
 def item_key(entry: Mapping[str, Any]) -> str | None:
@@ -57,6 +70,25 @@ def normalize_link(url: str) -> str:
         if param and not param.split("=", 1)[0].lower().startswith("utm_")
     )
     return urlunsplit((scheme, netloc, parts.path, query, ""))
+
+
+def canonical_link(url: str) -> str:
+    """Identity of a page entry's link: :func:`normalize_link`, then tracking parameters,
+    the ``http``/``https`` difference and the case of percent-escapes removed."""
+    normal = normalize_link(url)
+    try:
+        parts = urlsplit(normal)
+    except ValueError:
+        return normal
+    scheme = "https" if parts.scheme in ("http", "https") else parts.scheme
+    netloc = parts.netloc.removesuffix(":443") if scheme == "https" else parts.netloc
+    query = "&".join(
+        param
+        for param in parts.query.split("&")
+        if param and param.split("=", 1)[0].lower() not in TRACKING_PARAMS
+    )
+    path = _ESCAPE.sub(lambda m: m.group(0).upper(), parts.path) or "/"
+    return urlunsplit((scheme, netloc, path, query, ""))
 
 
 def cap_key(key: str) -> str:

@@ -24,8 +24,8 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.model import ErrorKind, FetchResult, ParsedFeed
-from bot.sources.feed import parse_feed
+from bot.model import ErrorKind, FetchResult, PageSpec, ParsedFeed
+from bot.sources.read import read_source
 from bot.sources.workers import ParserProcesses, processes_available
 
 log = logging.getLogger("vigil.poll")
@@ -58,15 +58,20 @@ class FeedReader:
         if self.processes is not None:
             self.processes.close()
 
-    async def read(self, result: FetchResult) -> ParsedFeed:
+    async def read(
+        self, result: FetchResult, *, page: PageSpec | None = None, discover: bool = True
+    ) -> ParsedFeed:
+        """The body read as the source it is (:func:`bot.sources.read.read_source`)."""
         self._parse_waiting += 1
         try:
             async with self._parse_slots:
-                return await self._parse_now(result)
+                return await self._parse_now(result, page, discover)
         finally:
             self._parse_waiting -= 1
 
-    async def _parse_now(self, result: FetchResult) -> ParsedFeed:
+    async def _parse_now(
+        self, result: FetchResult, page: PageSpec | None, discover: bool
+    ) -> ParsedFeed:
         loop = asyncio.get_running_loop()
         processes = self.processes if self._burst() else None
         if processes is not None:
@@ -76,11 +81,18 @@ class FeedReader:
                 headers=result.headers,
                 url=result.final_url,
                 timeout=PARSE_DEADLINE,
+                page=page,
+                discover=discover,
             )
             fence = PARSE_DEADLINE + 10.0  # the worker is killed at PARSE_DEADLINE already
         else:
             job = functools.partial(
-                parse_feed, result.body, headers=result.headers, url=result.final_url
+                read_source,
+                result.body,
+                headers=result.headers,
+                url=result.final_url,
+                page=page,
+                discover=discover,
             )
             fence = PARSE_DEADLINE
         future = loop.run_in_executor(self._executor, job)
@@ -91,7 +103,7 @@ class FeedReader:
             return ParsedFeed(
                 error_kind=ErrorKind.PARSE, error=f"parsing took over {PARSE_DEADLINE:.0f}s"
             )
-        except Exception as exc:  # parse_feed promises not to raise; this is the last fence
+        except Exception as exc:  # read_source promises not to raise; this is the last fence
             log.exception("parser crashed", extra={"url": result.url})
             return ParsedFeed(error_kind=ErrorKind.PARSE, error=f"parser crashed: {exc!r}"[:300])
         finally:

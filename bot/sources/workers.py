@@ -23,10 +23,10 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.model import ErrorKind, ParsedFeed
-from bot.sources.feed import parse_feed
+from bot.model import ErrorKind, PageSpec, ParsedFeed
+from bot.sources.read import read_source
 
-_REQUEST = struct.Struct("!QQ")  # length of the pickled (headers, url), length of the body
+_REQUEST = struct.Struct("!QQ")  # length of the pickled (headers, url, page, discover), of the body
 _ANSWER = struct.Struct("!Q")  # length of the pickled ParsedFeed
 _MAX_ANSWER = 1 << 31  # a larger answer is a corrupt stream, not a feed
 _WORKER_CODE = "from bot.sources.workers import serve_worker; serve_worker()"
@@ -47,8 +47,9 @@ def serve_worker() -> None:
         body = requests.read(body_size)
         if len(meta) < meta_size or len(body) < body_size:
             return  # the parent went away mid-request
-        headers, url = pickle.loads(meta)  # noqa: S301 - written by our parent, never by a feed
-        data = pickle.dumps(parse_feed(body, headers=headers, url=url), pickle.HIGHEST_PROTOCOL)
+        headers, url, page, discover = pickle.loads(meta)  # noqa: S301 - from our parent only
+        parsed = read_source(body, headers=headers, url=url, page=page, discover=discover)
+        data = pickle.dumps(parsed, pickle.HIGHEST_PROTOCOL)
         answers.write(_ANSWER.pack(len(data)))
         answers.write(data)
         answers.flush()
@@ -82,9 +83,16 @@ class _Worker:
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.answers, selectors.EVENT_READ)
 
-    def parse(self, body: bytes, headers: dict[str, str], url: str, deadline: float) -> ParsedFeed:
+    def parse(
+        self,
+        body: bytes,
+        headers: dict[str, str],
+        url: str,
+        deadline: float,
+        options: tuple[PageSpec | None, bool],
+    ) -> ParsedFeed:
         """Raises TimeoutError past ``deadline`` (monotonic) and _WorkerGone on a dead worker."""
-        meta = pickle.dumps((headers, url), pickle.HIGHEST_PROTOCOL)
+        meta = pickle.dumps((headers, url, *options), pickle.HIGHEST_PROTOCOL)
         try:
             for chunk in (_REQUEST.pack(len(meta), len(body)), meta, body):
                 view = memoryview(chunk)
@@ -127,7 +135,7 @@ class _Worker:
 
 
 class ParserProcesses:
-    """``parse_feed`` in child processes, started on demand; blocking and thread-safe.
+    """``read_source`` in child processes, started on demand; blocking and thread-safe.
 
     Each call takes an idle worker (or starts one) for the time of one parse, so the callers'
     thread pool bounds how many workers exist. A parse past its deadline kills its worker; a
@@ -147,9 +155,16 @@ class ParserProcesses:
             return len(self._idle) + len(self._busy)
 
     def parse(
-        self, body: bytes, *, headers: Mapping[str, str], url: str, timeout: float
+        self,
+        body: bytes,
+        *,
+        headers: Mapping[str, str],
+        url: str,
+        timeout: float,
+        page: PageSpec | None = None,
+        discover: bool = True,
     ) -> ParsedFeed:
-        """What ``parse_feed`` returns, or a PARSE error if the worker timed out or died."""
+        """What ``read_source`` returns, or a PARSE error if the worker timed out or died."""
         deadline = time.monotonic() + timeout
         try:
             worker = self._take()
@@ -157,7 +172,7 @@ class ParserProcesses:
             error = f"parser process not started: {type(exc).__name__}: {exc}"[:300]
             return ParsedFeed(error_kind=ErrorKind.PARSE, error=error)
         try:
-            parsed = worker.parse(body, dict(headers), url, deadline)
+            parsed = worker.parse(body, dict(headers), url, deadline, (page, discover))
         except TimeoutError:
             self._give_back(worker, keep=False)
             return ParsedFeed(error_kind=ErrorKind.PARSE, error=f"parsing took over {timeout:.0f}s")

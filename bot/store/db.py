@@ -23,7 +23,7 @@ from typing import IO
 DB_NAME = "vigil.db"
 LOCK_NAME = "vigil.lock"
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry upgrades from version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
@@ -126,6 +126,14 @@ MIGRATIONS: tuple[str, ...] = (
         decided_at REAL
     );
     CREATE INDEX article_queue_due ON article_queue (feed_id, state, next_attempt_at);
+    """,
+    # Page sources (issue 11): the hash of the last body read (an unchanged body without
+    # validators skips parsing), the feed a page advertised (polled in its place), and a
+    # re-baseline asked for by `vigil rebaseline` after a layout change.
+    """
+    ALTER TABLE feeds ADD COLUMN body_hash TEXT;
+    ALTER TABLE feeds ADD COLUMN source_url TEXT;
+    ALTER TABLE feeds ADD COLUMN rebaseline INTEGER NOT NULL DEFAULT 0;
     """,
 )
 

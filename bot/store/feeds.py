@@ -32,6 +32,9 @@ class FeedRow:
     failures: int
     items_seen: int
     alerts_queued: int
+    body_hash: str | None = None
+    source_url: str | None = None  # the feed the configured page advertises, polled instead
+    rebaseline: bool = False
 
 
 def _row(row: sqlite3.Row) -> FeedRow:
@@ -53,6 +56,9 @@ def _row(row: sqlite3.Row) -> FeedRow:
         failures=row["failures"],
         items_seen=row["items_seen"],
         alerts_queued=row["alerts_queued"],
+        body_hash=row["body_hash"],
+        source_url=row["source_url"],
+        rebaseline=bool(row["rebaseline"]),
     )
 
 
@@ -62,7 +68,8 @@ def sync_feeds(conn: sqlite3.Connection, feeds: dict[str, str]) -> None:
         conn.execute(
             "INSERT INTO feeds (feed_id, url) VALUES (?, ?) "
             "ON CONFLICT (feed_id) DO UPDATE SET url = excluded.url, etag = NULL, "
-            "last_modified = NULL WHERE feeds.url != excluded.url",
+            "last_modified = NULL, body_hash = NULL, source_url = NULL "
+            "WHERE feeds.url != excluded.url",
             (feed_id, url),
         )
 
@@ -102,12 +109,21 @@ def record_success(
     new_items: int = 0,
     alerts: int = 0,
     baselined: bool = True,
+    body_hash: str | None = None,
+    source_url: str | None = None,
+    read: bool = False,
 ) -> None:
+    """A good poll; ``read`` (the body was read into items) also ends a pending re-baseline.
+
+    ``body_hash`` and ``source_url`` replace the stored ones only when given.
+    """
     conn.execute(
         "UPDATE feeds SET etag = ?, last_modified = ?, title = coalesce(?, title), "
         "baselined = max(baselined, ?), next_poll_at = ?, last_poll_at = ?, last_success_at = ?, "
         "consecutive_errors = 0, polls = polls + 1, items_seen = items_seen + ?, "
-        "alerts_queued = alerts_queued + ? WHERE feed_id = ?",
+        "alerts_queued = alerts_queued + ?, body_hash = coalesce(?, body_hash), "
+        "source_url = coalesce(?, source_url), rebaseline = rebaseline * (1 - ?) "
+        "WHERE feed_id = ?",
         (
             etag,
             last_modified,
@@ -118,8 +134,27 @@ def record_success(
             now,
             new_items,
             alerts,
+            body_hash,
+            source_url,
+            int(read),
             feed_id,
         ),
+    )
+
+
+def forget_source(conn: sqlite3.Connection, feed_id: str) -> None:
+    """The advertised feed stopped working: the next poll looks at the page again."""
+    conn.execute(
+        "UPDATE feeds SET source_url = NULL, etag = NULL, last_modified = NULL, "
+        "body_hash = NULL WHERE feed_id = ?",
+        (feed_id,),
+    )
+
+
+def ask_rebaseline(conn: sqlite3.Connection, feed_id: str) -> bool:
+    """The next read of the feed remembers its entries without alerting; False: no such row."""
+    return (
+        conn.execute("UPDATE feeds SET rebaseline = 1 WHERE feed_id = ?", (feed_id,)).rowcount > 0
     )
 
 

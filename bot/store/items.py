@@ -55,6 +55,15 @@ def known_links(conn: sqlite3.Connection, feed_id: str, links: Sequence[str]) ->
     return _existing(conn, "link", feed_id, links)
 
 
+def recent_links(conn: sqlite3.Connection, feed_id: str, limit: int = 200) -> list[str]:
+    """The normalised links of the feed's latest items, newest first (the layout's reference)."""
+    rows = conn.execute(
+        "SELECT link FROM items WHERE feed_id = ? AND link IS NOT NULL ORDER BY id DESC LIMIT ?",
+        (feed_id, limit),
+    )
+    return [r[0] for r in rows]
+
+
 def insert_item(
     conn: sqlite3.Connection,
     feed_id: str,

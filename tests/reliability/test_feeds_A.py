@@ -27,6 +27,7 @@ from bot.model import ErrorKind, Outcome, ParsedFeed
 from bot.pipeline import Poller, PollReport, Runtime
 from bot.service.app import fetch_policy
 from bot.sources.feed import parse_feed
+from bot.sources.read import read_source
 from bot.store import feeds as feed_rows
 from bot.store.db import connect, transaction
 from tests.servers.botapi import visible_text
@@ -211,7 +212,7 @@ TRUNCATED = rss_doc(
 )
 TRUNCATED = TRUNCATED[: TRUNCATED.index(b"Statement 4") + 11]
 HTML_PAGE = b"<!doctype html><html><head><title>Login</title></head><body>Sign in</body></html>"
-JSON_FEED = b'{"version": "https://jsonfeed.org/version/1.1", "items": []}'
+NOT_JSON_FEED = b'{"data": [{"title": "Caesar Act"}]}'
 CDATA_CRASH = rss_doc(
     rss_item("g3", "Caesar Act", "<description><![CDATA[<!h<!h<!h<]]></description>")
 )
@@ -243,8 +244,8 @@ HOSTILE_FEEDS = {
     "A17-latin1-declared-utf8": FeedCase(LATIN1_AS_UTF8, None, frozenset({"g3"})),
     "A17-nul-and-control-chars": FeedCase(CONTROLS, None, frozenset({"g3"})),
     "A18-cdata-that-crashed-feedparser": FeedCase(CDATA_CRASH, None, frozenset({"g3"})),
-    "A20-json-feed-unsupported": FeedCase(
-        JSON_FEED, ErrorKind.NOT_A_FEED, content_type="application/feed+json"
+    "A20-json-not-a-json-feed": FeedCase(
+        NOT_JSON_FEED, ErrorKind.NOT_A_FEED, content_type="application/json"
     ),
     "A20-other-xml": FeedCase(
         b"<?xml version='1.0'?><note><to>x</to></note>", ErrorKind.NOT_A_FEED
@@ -545,9 +546,9 @@ async def test_a18_parser_raising_costs_one_feed(rig: Rig, monkeypatch: pytest.M
     def flaky(body: bytes, **kwargs: Any) -> ParsedFeed:
         if b"g2" in body:
             raise RuntimeError("parser bug")
-        return parse_feed(body, **kwargs)
+        return read_source(body, **kwargs)
 
-    monkeypatch.setattr("bot.sources.reader.parse_feed", flaky)
+    monkeypatch.setattr("bot.sources.reader.read_source", flaky)
     rig.server.set("/a.xml", rss([entry(2), entry(1)]))
     rig.server.set("/b.xml", rss([entry(11), entry(10)]))
     reports = await rig.poll_all("a", "b")

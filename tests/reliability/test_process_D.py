@@ -34,7 +34,7 @@ from bot.pipeline import Poller, Runtime
 from bot.pipeline.scheduler import PollScheduler
 from bot.secrets import Secret
 from bot.service.app import fetch_policy
-from bot.sources.feed import parse_feed
+from bot.sources.read import read_source
 from bot.store import feeds as feed_rows
 from bot.store.db import StateError, connect, transaction
 from tests.conftest import TOKEN, make_config, vigil_cmd
@@ -572,21 +572,21 @@ async def test_D12_hung_parse_hits_deadline_next_poll_works(
     conn = connect(tmp_path)
     poller, fetcher = single_feed_poller(conn, config, parse_processes=False)
     release = threading.Event()
-    real_parse = parse_feed
+    real_parse = read_source
 
     def hung(*args: object, **kwargs: object) -> ParsedFeed:
         release.wait(60)
         return ParsedFeed(error="released")
 
     monkeypatch.setattr(bot.sources.reader, "PARSE_DEADLINE", 1.0)
-    monkeypatch.setattr(bot.sources.reader, "parse_feed", hung)
+    monkeypatch.setattr(bot.sources.reader, "read_source", hung)
     try:
         started = time.monotonic()
         report = await asyncio.wait_for(poller.poll(config.feeds[0]), 30)
         assert time.monotonic() - started < 20
         assert report.outcome is Outcome.FAILED
         assert report.error == "parsing took over 1s"
-        monkeypatch.setattr(bot.sources.reader, "parse_feed", real_parse)
+        monkeypatch.setattr(bot.sources.reader, "read_source", real_parse)
         again = await asyncio.wait_for(poller.poll(config.feeds[0]), 30)
         assert again.outcome is Outcome.OK
     finally:
@@ -653,7 +653,7 @@ async def test_D14_parsing_is_bounded_by_parse_workers(
     conn = connect(tmp_path)
     # Threads only: the replaced parser below lives in this process, not in parse workers.
     poller, fetcher = single_feed_poller(conn, config, parse_workers=2, parse_processes=False)
-    real_parse = parse_feed
+    real_parse = read_source
     lock = threading.Lock()
     active = [0, 0]  # now, most at once
 
@@ -667,7 +667,7 @@ async def test_D14_parsing_is_bounded_by_parse_workers(
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(bot.sources.reader, "parse_feed", counted)
+    monkeypatch.setattr(bot.sources.reader, "read_source", counted)
     try:
         reports = await asyncio.gather(*(poller.poll(f) for f in config.feeds))
     finally:

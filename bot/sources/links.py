@@ -1,0 +1,144 @@
+"""Which links of a page can be entries, and why the others are not.
+
+Rules: a link is resolved against the page's base URL (final URL joined with ``<base href>``),
+whitespace inside ``href`` removed; it must then be http(s) on the page's own site (the same
+host, ``www.`` and subdomains of one another included), not the page itself, not a bare
+``#anchor``, and not inside navigation: ``nav``/``aside`` elements, page-level
+``header``/``footer`` (an ``article``'s own header holds its title link), ARIA navigation roles,
+and classes or ids that name menus, breadcrumbs, pagers, language switchers, sidebars and
+share bars. ``link_pattern`` (RE2, searched in path and query) narrows further. Each refusal
+has a reason, for `vigil probe`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import re2
+
+_SPACE = re.compile(r"\s+")
+_NAV_TAGS = frozenset({"nav", "aside"})
+_EDGE_TAGS = frozenset({"header", "footer"})
+_NAV_ROLES = frozenset(
+    {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar"}
+)
+_NAV_WORDS = frozenset(
+    {
+        "nav", "navbar", "navigation", "menu", "menubar", "breadcrumb", "breadcrumbs", "pager",
+        "pagination", "paging", "language", "languages", "lang", "wpml", "polylang", "sidebar",
+        "skip", "social", "share", "sharing", "toolbar", "tabs",
+    }
+)  # fmt: skip
+_EDGE_CLASS = re.compile(r"(?:site|page|region|global|main|l|layout)?[-_]*(?:header|footer)")
+_WORD_SPLIT = re.compile(r"[-_\s]+")
+
+
+class LinkJudge:
+    """Judges one page's links: ``judge(element)`` gives (absolute URL, None) or (None, why)."""
+
+    def __init__(self, base_url: str, page_url: str, link_pattern: str | None = None) -> None:
+        self.base_url = base_url
+        self.page_url = page_url.split("#", 1)[0]
+        self.host = _site(urlsplit(page_url).hostname or "")
+        self.pattern = None
+        if link_pattern:
+            options = re2.Options()
+            options.log_errors = False
+            self.pattern = re2.compile(link_pattern, options)
+        self._nav_cache: dict[Any, tuple[str | None, bool]] = {}
+
+    def resolve(self, href: str | None) -> tuple[str | None, str | None]:
+        """The absolute http(s) URL of an href, or None and why not."""
+        raw = _SPACE.sub("", href or "")
+        if not raw:
+            return None, "empty href"
+        lowered = raw.lower()
+        for scheme in ("javascript:", "mailto:", "data:", "tel:", "sms:", "ftp:", "file:"):
+            if lowered.startswith(scheme):
+                return None, f"not a web link ({scheme})"
+        if raw.startswith("#"):
+            return None, "an anchor within the page"
+        try:
+            absolute = urljoin(self.base_url, raw)
+            parts = urlsplit(absolute)
+        except ValueError:
+            return None, "not a valid URL"
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None, f"not a web link ({parts.scheme or 'no scheme'})"
+        return absolute.split("#", 1)[0], None
+
+    def judge(self, element: Any) -> tuple[str | None, str | None]:
+        absolute, why = self.resolve(element.get("href"))
+        if absolute is None:
+            return None, why
+        parts = urlsplit(absolute)
+        if _site(parts.hostname or "") != self.host and not _related(parts.hostname, self.host):
+            return None, f"off-site ({parts.hostname})"
+        if absolute == self.page_url or absolute.rstrip("/") == self.page_url.rstrip("/"):
+            return None, "the page itself"
+        where = self.navigation(element)
+        if where:
+            return None, f"in {where}"
+        if self.pattern is not None:
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            if self.pattern.search(target) is None:
+                return None, "does not match link_pattern"
+        return absolute, None
+
+    def navigation(self, element: Any) -> str | None:
+        """What navigation block holds the element (nav, footer, pager…), or None."""
+        return self._info(element)[0]
+
+    def _info(self, element: Any) -> tuple[str | None, bool]:
+        """(navigation kind of the element or an ancestor, whether it is or is in an article).
+
+        Both depend only on ancestors, so each node is worked out once per page (iteratively:
+        no recursion on deep trees).
+        """
+        chain = []
+        node = element
+        while node is not None and node not in self._nav_cache:
+            chain.append(node)
+            node = node.getparent()
+        above: tuple[str | None, bool] = (
+            self._nav_cache[node] if node is not None else (None, False)
+        )
+        for current in reversed(chain):
+            tag = current.tag if isinstance(current.tag, str) else ""
+            kind = above[0] or _nav_kind(current, tag, above[1])
+            above = (kind, above[1] or tag == "article")
+            self._nav_cache[current] = above
+        return above
+
+
+def _nav_kind(node: Any, tag: str, in_article: bool) -> str | None:
+    if tag in _NAV_TAGS:
+        return "navigation" if tag == "nav" else "a sidebar"
+    if tag in _EDGE_TAGS and not in_article:
+        return f"the page {tag}"
+    role = (node.get("role") or "").strip().lower()
+    if role in _NAV_ROLES:
+        return f"a {role} region"
+    for token in [*(node.get("class") or "").split(), node.get("id") or ""]:
+        lowered = token.lower()
+        if not lowered:
+            continue
+        if _EDGE_CLASS.fullmatch(lowered) and not in_article:
+            return f"the page {'header' if 'header' in lowered else 'footer'}"
+        words = _WORD_SPLIT.split(lowered)
+        hit = next((w for w in words if w in _NAV_WORDS), None)
+        if hit:
+            return f"a {hit} block"
+    return None
+
+
+def _site(host: str) -> str:
+    return host.lower().removeprefix("www.")
+
+
+def _related(host: str | None, site: str) -> bool:
+    """Subdomains of one another are one site (en.etilaf.org and etilaf.org)."""
+    other = _site(host or "")
+    return bool(other and site) and (other.endswith("." + site) or site.endswith("." + other))
