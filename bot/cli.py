@@ -1,4 +1,4 @@
-"""The `vigil` command line: run, once, check, match, status, health.
+"""The `vigil` command line: run, once, check, match, probe, rebaseline, status, health.
 
 Exit codes follow SPEC: `check` 2 on an invalid feeds.yaml; `once` 1 when a feed failed;
 `match` 1 when nothing matched; `health` 1 with the reason. Errors that stop a command before it
@@ -100,6 +100,26 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--topic", action="append", default=[], metavar="ID", help="only topic")
     match.add_argument("--json", action="store_true", help="one JSON object per match")
 
+    probe = sub.add_parser(
+        "probe",
+        parents=[common],
+        help="fetch a source once and show what Vigil reads from it (writes nothing)",
+        description="Fetches a configured source (by id) or any URL once and prints the kind "
+        "found (feed, discovered feed, page, channel), each entry with its link, title, date "
+        "and identity, the links dropped and why, the selector automatic mode inferred, and "
+        "the state a poll would record. Exit 1 when that state is not ok or empty.",
+    )
+    probe.add_argument("source", metavar="ID|URL", help="a feed id of feeds.yaml, or a URL")
+    probe.add_argument("--json", action="store_true", help="one JSON object")
+    rebaseline = sub.add_parser(
+        "rebaseline",
+        parents=[common],
+        help="accept a page source's new layout: its next poll alerts nothing",
+        description="After a layout_changed hold: the source's next poll remembers the "
+        "entries on its page without alerting; later polls alert as usual.",
+    )
+    rebaseline.add_argument("feed", metavar="ID", help="the feed id")
+
     status = sub.add_parser(
         "status",
         parents=[common],
@@ -162,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.match(config, args)
         if args.command == "status":
             return commands.status(config, state_dir, as_json=args.json)
+        if args.command == "probe":
+            return commands.probe(config, state_dir, args)
+        if args.command == "rebaseline":
+            return commands.rebaseline(config, state_dir, args.feed)
         if args.command == "health":
             return commands.health(config, state_dir)
         if args.command == "once":

@@ -7,7 +7,9 @@ the shared ways of printing (JSON lines, times).
 from bot.commands.check import check
 from bot.commands.match import match
 from bot.commands.once import once
+from bot.commands.probe import probe
+from bot.commands.rebaseline import rebaseline
 from bot.commands.run import run
 from bot.commands.status import health, status
 
-__all__ = ["check", "health", "match", "once", "run", "status"]
+__all__ = ["check", "health", "match", "once", "probe", "rebaseline", "run", "status"]

@@ -13,11 +13,10 @@ import sys
 from pathlib import Path
 
 from bot.commands.output import json_line
-from bot.config import Config
-from bot.fetch import Fetcher
+from bot.commands.probe import read_url, source_for
+from bot.config import Config, Feed
 from bot.match.topics import Matcher
 from bot.model import Field, Hit, Item, Outcome, TopicMatch
-from bot.service.app import fetch_policy
 from bot.sources.article import extract_article
 from bot.sources.feed import parse_feed
 from bot.sources.pdf import PdfLimits, read_pdf_in_child
@@ -98,11 +97,17 @@ def match(config: Config, args: argparse.Namespace) -> int:
             return 2
         items = _items_from_body(body, "")
     else:
-        fetched = asyncio.run(_fetch_once(config, args.url))
+        source = source_for(config, args.url) or Feed(id="probe", name=args.url, url=args.url)
+        intake = asyncio.run(read_url(config, source))
+        fetched = intake.result
         if fetched.outcome is not Outcome.OK:
-            print(f"vigil match: {args.url}: {fetched.error}", file=sys.stderr)
+            print(f"vigil match: {args.url}: {intake.error or fetched.error}", file=sys.stderr)
             return 2
-        items = _items_from_body(fetched.body, fetched.final_url, fetched.headers)
+        if intake.parsed is not None and intake.parsed.items:
+            # a feed, discovered feed, page or channel
+            items = [(item, "", "") for item in intake.parsed.items]
+        else:
+            items = _items_from_body(fetched.body, fetched.final_url, fetched.headers)
     names = {t.id: t.name for t in config.topics}
     found = 0
     for texts in items:
@@ -150,8 +155,3 @@ def _print_match(texts: Texts, tm: TopicMatch, names: dict[str, str], *, as_json
             f"    context {tm.context.keyword!r} {where(texts, tm.context)}: "
             f"{_spot(text, tm.context)}"
         )
-
-
-async def _fetch_once(config: Config, url: str):  # type: ignore[no-untyped-def]
-    async with Fetcher(fetch_policy(config)) as fetcher:
-        return await fetcher.fetch(url)

@@ -6,8 +6,9 @@ import time
 from pathlib import Path
 
 from bot.commands.output import iso, json_line, when
-from bot.config import Config
+from bot.config import Config, Feed
 from bot.service.health import health_problem
+from bot.sources.telegram import channel_name
 from bot.store import articles, outbox
 from bot.store import feeds as feed_rows
 from bot.store import runtime as runtime_rows
@@ -44,6 +45,8 @@ def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
                 "last_article_error_at": iso(article_errors[feed.id][1])
                 if feed.id in article_errors
                 else None,
+                "kind": _kind(feed, row),
+                "source": row.source_url if row and row.source_url else None,
             }
             if as_json:
                 print(json_line(record))
@@ -56,6 +59,8 @@ def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
             elif row and row.last_success_at:
                 health = "ok"
             print(f"{feed.id}  ({feed.name})  {health}")
+            if row and row.source_url:
+                print(f"    reads the feed the page advertises: {row.source_url}")
             if row:
                 nxt = row.next_poll_at
                 due = "due now" if nxt <= now else when(nxt)
@@ -95,6 +100,15 @@ def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
     finally:
         conn.close()
     return 0
+
+
+def _kind(feed: Feed, row: feed_rows.FeedRow | None) -> str:
+    """What the source is read as: page, channel, discovered feed, or feed."""
+    if feed.page is not None:
+        return "page"
+    if channel_name(feed.url):
+        return "channel"
+    return "discovered feed" if row and row.source_url else "feed"
 
 
 def health(config: Config, state_dir: Path) -> int:

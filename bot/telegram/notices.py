@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from bot.deliver.limits import is_group
 from bot.deliver.sender import SendResult, Status
-from bot.model import Outcome
+from bot.model import ErrorKind, Outcome
 from bot.pipeline import PollReport
 from bot.store import feeds as feed_rows
 from bot.store import runtime as runtime_rows
@@ -60,6 +60,16 @@ def feed_failing(feed_id: str, errors: int, kind: str, error: str) -> Notice:
         f"Vigil: feed {feed_id} has failed {errors} polls in a row ({kind}: {error[:300]}). "
         "It is retried with growing pauses; its statements are not being seen. "
         "`vigil status` shows the details.",
+    )
+
+
+def layout_changed(feed_id: str, error: str) -> Notice:
+    """Told at once: alerts are held until a person looks (the message says what to run)."""
+    return Notice(
+        f"feed:{feed_id}",
+        f"Vigil: the page of source {feed_id} changed its layout; its alerts are held. "
+        f"{error[:600]} (`vigil probe {feed_id}` shows what Vigil reads now; "
+        f"`vigil rebaseline {feed_id}` accepts it.)",
     )
 
 
@@ -104,6 +114,8 @@ def reload_accepted() -> Notice:
 def notice_for_poll(report: PollReport, consecutive_errors: int) -> Notice | None:
     """The notice a poll outcome calls for, if any."""
     if report.outcome is Outcome.FAILED:
+        if report.error_kind is ErrorKind.LAYOUT_CHANGED:
+            return layout_changed(report.feed_id, report.error or "")
         if consecutive_errors < FAILING_AFTER:
             return None
         return feed_failing(
