@@ -1,10 +1,11 @@
 """Automatic mode: the entries of a listing found without a selector (PAGES.md §4.2).
 
-How: every same-site link outside navigation (:class:`bot.sources.links.LinkJudge`) climbs to
-its *row*: the nearest block element that has at least one sibling of the same tag also holding
-such links. Rows are grouped by their signature path from the root (tags and stable classes:
-class names without digits, so WordPress's per-post ``post-123``/``category-x`` do not split a
-group, and the grid lines of a card grid join). Each row's link is the one in a heading or
+How: every element holding a same-site link outside navigation
+(:class:`bot.sources.links.LinkJudge`) gets a signature path from the root (tags and stable
+classes: class names without digits, and not WordPress's per-post ``post-123``/``category-x``,
+so posts and the grid lines of a card grid share one). A link's *row* is its highest ancestor
+still one-to-one with the link's repeated shape (as many elements share the ancestor's path
+as share the link's); rows are grouped by their path. Each row's link is the one in a heading or
 titled element, else the one with the longest text. The group with the most headline-like
 rows wins (at least two): text of three words and twelve characters, or fifteen characters of
 non-Latin script, and not "read more". When most of its links share a first path segment,
@@ -34,9 +35,8 @@ from bot.sources.text import clean_text
 
 MAX_LINKS = 20_000
 MAX_CLIMB = 12
-_INLINE = frozenset(
-    {"a", "span", "em", "strong", "b", "i", "small", "time", "abbr", "u", "mark", "font", "img"}
-)
+_CSS_CLASS = re.compile(r"-?[A-Za-z_][\w-]*")
+_POSITIONAL = frozenset({"odd", "even", "first", "last", "active", "is-active", "current"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _STABLE_CLASS = re.compile(r"[A-Za-z_][A-Za-z_-]*")
 _VOLATILE = re.compile(
@@ -55,10 +55,10 @@ def find_rows(doc: HtmlDoc, judge: LinkJudge, now: datetime) -> Listing:
     """Items of the repeated entries of the page, with the selector that picks them."""
     listing = Listing()
     candidates = _candidates(doc, judge, listing)
-    holders = _holders(candidates)
+    shared = _shared_paths(candidates)
     groups: dict[tuple[str, ...], dict[Any, list[tuple[Any, str]]]] = {}
     for anchor, absolute in candidates:
-        row = _row_of(anchor, holders)
+        row = _row_of(anchor, shared)
         if row is None:
             continue
         groups.setdefault(_signature(row), {}).setdefault(row, []).append((anchor, absolute))
@@ -118,7 +118,7 @@ def infer_selector(root: Any, rows: list[Any]) -> str | None:
             continue
         if set(found) == wanted:
             return selector
-    return tries[-1]
+    return own  # picks a few more rows, whose links are then refused (off-site, navigation…)
 
 
 def _candidates(doc: HtmlDoc, judge: LinkJudge, listing: Listing) -> list[tuple[Any, str]]:
@@ -137,46 +137,49 @@ def _candidates(doc: HtmlDoc, judge: LinkJudge, listing: Listing) -> list[tuple[
     return out
 
 
-def _holders(candidates: list[tuple[Any, str]]) -> set[Any]:
-    """Every element holding at least one candidate link (the anchors included)."""
-    holders: set[Any] = set()
+def _shared_paths(candidates: list[tuple[Any, str]]) -> dict[Any, int]:
+    """For every element holding a candidate link: how many holders share its signature path."""
+    paths: dict[Any, tuple[str, ...]] = {}
     for anchor, _ in candidates:
+        chain = []
         node = anchor
-        while node is not None and node not in holders:
-            holders.add(node)
+        while node is not None and node not in paths:
+            chain.append(node)
             node = node.getparent()
-    return holders
+        path: tuple[str, ...] = paths[node] if node is not None else ()
+        for element in reversed(chain):
+            path = (*path, _label(element))
+            paths[element] = path
+    counts = Counter(paths.values())
+    return {element: counts[path] for element, path in paths.items()}
 
 
-def _row_of(anchor: Any, holders: set[Any]) -> Any:
+def _row_of(anchor: Any, shared: dict[Any, int]) -> Any:
+    """The highest ancestor still one-to-one with the anchor's repeated shape."""
     node = anchor
+    count = shared[anchor]
+    if count < 2:
+        return None
     for _ in range(MAX_CLIMB):
         parent = node.getparent()
-        if parent is None or parent.tag in ("body", "html"):
-            return None
-        if node.tag not in _INLINE or _all_links(parent):
-            same = sum(1 for child in parent if child.tag == node.tag and child in holders)
-            if same >= 2:
-                return node
+        if parent is None or parent.tag in ("body", "html") or shared.get(parent) != count:
+            return node
         node = parent
-    return None
-
-
-def _all_links(parent: Any) -> bool:
-    """A bare list of links (``<div><a/><br/><a/></div>``): each link is its own row."""
-    return all(child.tag in ("a", "br") for child in parent)
+    return node
 
 
 def _signature(row: Any) -> tuple[str, ...]:
     path = []
     node = row
     while node is not None:
-        classes = sorted(
-            c for c in (node.get("class") or "").split() if _stable(c) and len(c) <= 60
-        )
-        path.append(".".join([str(node.tag), *classes]))
+        path.append(_label(node))
         node = node.getparent()
     return tuple(reversed(path))
+
+
+def _label(node: Any) -> str:
+    classes = sorted(c for c in (node.get("class") or "").split() if _stable(c) and len(c) <= 60)
+    return ".".join([str(node.tag), *classes])
 
 
 def _stable(name: str) -> bool:
@@ -241,9 +244,14 @@ def _first_segment(url: str) -> str:
 
 
 def _css(elements: list[Any]) -> str:
+    """Tag and the classes every element has (digits allowed here: ``col-md-4`` is shared)."""
     tag = str(elements[0].tag)
     common = None
     for element in elements:
-        classes = {c for c in (element.get("class") or "").split() if _stable(c)}
+        classes = {
+            c
+            for c in (element.get("class") or "").split()
+            if _CSS_CLASS.fullmatch(c) and c not in _POSITIONAL and not _VOLATILE.fullmatch(c)
+        }
         common = classes if common is None else common & classes
     return tag + "".join(f".{name}" for name in sorted(common or ()))
