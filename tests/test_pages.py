@@ -248,7 +248,9 @@ def test_identity_survives_reorder_featured_copy_title_edit_and_tracking() -> No
     assert {item.key for item in read(tracked).items} == base
     featured = page.replace(
         '<div class="view-content">',
-        '<div class="view-content"><div class="featured"><a href="http://site.test/en/press-releases/2024/01/statement-0">Featured: the first statement again</a></div>',
+        '<div class="view-content"><div class="featured">'
+        '<a href="http://site.test/en/press-releases/2024/01/statement-0">'
+        "Featured: the first statement again</a></div>",
     )
     items = read(featured).items
     assert len(items) == 5 and {item.key for item in items} == base
