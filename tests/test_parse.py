@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from bot.model import ErrorKind, ParsedFeed
 from bot.sources.feed import parse_feed
-from bot.sources.read import read_source
 from bot.sources.identity import item_key, normalize_link
+from bot.sources.read import read_source
 from bot.sources.workers import ParserProcesses
 from bot.sources.xmldoc import strip_dtd
 

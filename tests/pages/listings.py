@@ -128,3 +128,30 @@ def card_grid(n: int = 7) -> tuple[str, list[str]]:
     )
     main = f'<div class="container">{"".join(grid_rows)}{council}</div>'
     return chrome(main, title="Press material | EEAS"), links
+
+
+def telegram_preview(channel: str, posts: list[tuple[int, str, str]]) -> str:
+    """A t.me/s/NAME web preview as Telegram serves it: (id, text, ISO date) per post."""
+    messages = "".join(
+        f"""<div class="tgme_widget_message_wrap js-widget_message_wrap"><div class="tgme_widget_message text_not_supported_wrap js-widget_message" data-post="{channel}/{post_id}" data-view="x">
+  <div class="tgme_widget_message_bubble">
+    <div class="tgme_widget_message_author accent_color"><a class="tgme_widget_message_owner_name" href="https://t.me/{channel}"><span dir="auto">The channel</span></a></div>
+    <div class="tgme_widget_message_text js-message_text" dir="auto">{text.replace(chr(10), "<br/>")}</div>
+    <div class="tgme_widget_message_footer compact js-message_footer"><div class="tgme_widget_message_info short js-message_info">
+      <span class="tgme_widget_message_views">1.2K</span><span class="tgme_widget_message_meta"><a class="tgme_widget_message_date" href="https://t.me/{channel}/{post_id}"><time datetime="{date}" class="time">10:00</time></a></span>
+    </div></div>
+  </div></div></div>"""
+        for post_id, text, date in posts
+    )
+    return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>The channel – Telegram</title></head>
+<body class="widget_frame_base tgme_webpreview"><header class="tgme_header"><div class="tgme_channel_info">
+<div class="tgme_channel_info_header"><div class="tgme_channel_info_header_title"><span dir="auto">The channel</span></div></div></div></header>
+<main class="tgme_main"><section class="tgme_channel_history js-message_history">{messages}</section></main></body></html>"""
+
+
+def telegram_no_preview(channel: str) -> str:
+    """What t.me answers for a channel without a public preview: the landing page, no posts."""
+    return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Telegram: Contact @{channel}</title></head>
+<body><div class="tgme_page_wrap"><div class="tgme_page"><div class="tgme_page_title"><span dir="auto">{channel}</span></div>
+<div class="tgme_page_extra">If you have Telegram, you can contact @{channel} right away.</div>
+<div class="tgme_page_action"><a class="tgme_action_button_new" href="tg://resolve?domain={channel}">Send Message</a></div></div></div></body></html>"""
