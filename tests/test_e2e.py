@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import parse_config
+from bot.model import PageSpec
 from bot.store.db import StateLock
 from tests.conftest import TOKEN, make_config, vigil_cmd
 from tests.servers.botapi import BotApiServerThread
@@ -263,6 +265,26 @@ def bundled_config_on(feeds: FeedServer, tmp_path: Path, first_run: str) -> tupl
     return write(tmp_path / "feeds.yaml", text), count
 
 
+HTML = "text/html; charset=utf-8"
+LISTING_PATHS = {  # a path each bundled link_pattern accepts
+    r"^/en/press-releases/\d{4}/\d{2}/": "/en/press-releases/2026/03/s",
+    r"^/news/[^/]+$": "/news/s",
+    r"^/media-centre/news/\d{4}/\d{2}/": "/media-centre/news/2026/03/s",
+}
+
+
+def bundled_listing(n: int, page: PageSpec) -> bytes:
+    """A local copy of a bundled page source: 20 card rows its own `page:` block reads."""
+    path = LISTING_PATHS.get(page.link_pattern or "", "/statements/s")
+    rows = "".join(
+        f'<div class="card"><h3 class="card-title"><a href="{path}-{n}-{i}">{title} ({n}.{i})'
+        f'</a></h3><p>{body}</p><div class="card-footer">26.03.2026</div></div>'
+        for i, (title, body) in enumerate(STATEMENTS * 4)
+    )
+    page_html = f"<html><head><title>Press</title></head><body><main>{rows}</main></body></html>"
+    return page_html.encode()
+
+
 STATEMENTS = [
     ("Canada and the Netherlands before the International Court of Justice", "on Syria"),
     ("La Syrie et la Convention contre la torture", "Le Comité contre la torture"),
@@ -278,7 +300,11 @@ def test_bundled_config_cold_once_over_local_copies(
     """The bundled feeds.yaml, every source served locally: all polled, its topics alert."""
     config, count = bundled_config_on(feeds, tmp_path, "all")
     assert count >= 12
-    for n in range(1, count + 1):
+    sources = parse_config(config.read_text(encoding="utf-8")).feeds
+    for n, source in enumerate(sources, 1):
+        if source.page is not None:  # a listing page: served as the HTML its selectors expect
+            feeds.set(f"/bundled-{n}.xml", bundled_listing(n, source.page), content_type=HTML)
+            continue
         items = [
             {
                 "title": f"{title} ({n}.{i})",
