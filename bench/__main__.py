@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import delivery, fulltext, memory, polling
+from bench import delivery, fulltext, listing, memory, polling
 from bench.matching import matching_row
 from bench.server import BenchServers
 from bench.table import Row, machine, markdown, plain
@@ -45,7 +45,7 @@ SIZES = {
     "default": Sizes("default", 200, 2000, 5.0, 0.5, 200, 10, 100, 24, 4),
     "full": Sizes("full", 1000, 2000, 50.0, 2.0, 2000, 50, 1000, 100, 10),
 }
-SECTIONS = ("polling", "matching", "fanout", "latency", "memory", "fulltext")
+SECTIONS = ("polling", "matching", "fanout", "latency", "memory", "fulltext", "listing")
 
 
 def _run(sizes: Sizes, sections: tuple[str, ...], workdir: Path) -> list[Row]:
@@ -75,12 +75,16 @@ def _run(sizes: Sizes, sections: tuple[str, ...], workdir: Path) -> list[Row]:
             rows.append(memory.memory_row(servers, sizes.memory_feeds, workdir))
         if result is not None:
             rows.append(polling.scale_row(result))
+            rows.append(polling.skip_row(result))
         if "fulltext" in sections:
             _say(f"full text: extraction, {sizes.fulltext_sources} sources × 5 articles, PDFs")
             rounds = 1 if sizes.name == "smoke" else 5
             rows.append(fulltext.extraction_row(rounds))
             rows.append(fulltext.cycle_row(sizes.fulltext_sources, workdir))
             rows.append(fulltext.memory_row(sizes.pdf_sources, workdir))
+        if "listing" in sections:
+            _say("listing extraction")
+            rows.append(listing.listing_row())
     return rows
 
 

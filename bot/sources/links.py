@@ -33,6 +33,8 @@ _NAV_WORDS = frozenset(
 )  # fmt: skip
 _EDGE_CLASS = re.compile(r"(?:site|page|region|global|main|l|layout)?[-_]*(?:header|footer)")
 _WORD_SPLIT = re.compile(r"[-_\s]+")
+# A root-relative path with no dot segments, backslashes or odd characters joins by concatenation.
+_PLAIN = re.compile(r"^(?!.*/\.\.?(?:/|$|[?#]))/[A-Za-z0-9/._~%!$&'()*+,;=:@?#-]*$")
 
 
 class LinkJudge:
@@ -48,10 +50,25 @@ class LinkJudge:
             options.log_errors = False
             self.pattern = re2.compile(link_pattern, options)
         self._nav_cache: dict[Any, tuple[str | None, bool]] = {}
+        self._resolved: dict[str, tuple[str | None, str | None]] = {}
+        self._parts: dict[str, Any] = {}
+        base = urlsplit(base_url)
+        self._origin = (
+            f"{base.scheme}://{base.netloc}"
+            if base.scheme in ("http", "https") and base.netloc
+            else ""
+        )
 
     def resolve(self, href: str | None) -> tuple[str | None, str | None]:
-        """The absolute http(s) URL of an href, or None and why not."""
-        raw = _SPACE.sub("", href or "")
+        """The absolute http(s) URL of an href, or None and why not (cached per page)."""
+        key = href or ""
+        known = self._resolved.get(key)
+        if known is None:
+            known = self._resolved[key] = self._resolve(key)
+        return known
+
+    def _resolve(self, href: str) -> tuple[str | None, str | None]:
+        raw = _SPACE.sub("", href) if _SPACE.search(href) else href
         if not raw:
             return None, "empty href"
         lowered = raw.lower()
@@ -60,6 +77,8 @@ class LinkJudge:
                 return None, f"not a web link ({scheme})"
         if raw.startswith("#"):
             return None, "an anchor within the page"
+        if self._origin and raw.startswith("/") and not raw.startswith("//") and _PLAIN.match(raw):
+            return self._origin + raw.split("#", 1)[0], None  # the common case, without urljoin
         try:
             absolute = urljoin(self.base_url, raw)
             parts = urlsplit(absolute)
@@ -73,7 +92,7 @@ class LinkJudge:
         absolute, why = self.resolve(element.get("href"))
         if absolute is None:
             return None, why
-        parts = urlsplit(absolute)
+        parts = self._split(absolute)
         if _site(parts.hostname or "") != self.host and not _related(parts.hostname, self.host):
             return None, f"off-site ({parts.hostname})"
         if absolute == self.page_url or absolute.rstrip("/") == self.page_url.rstrip("/"):
@@ -86,6 +105,12 @@ class LinkJudge:
             if self.pattern.search(target) is None:
                 return None, "does not match link_pattern"
         return absolute, None
+
+    def _split(self, url: str) -> Any:
+        cached = self._parts.get(url)
+        if cached is None:
+            cached = self._parts[url] = urlsplit(url)
+        return cached
 
     def navigation(self, element: Any) -> str | None:
         """What navigation block holds the element (nav, footer, pager…), or None."""

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 BLOCKING_STATUSES = frozenset({401, 403, 429, 503})
-_HEAD = 64 * 1024
+_HEAD = 64 * 1024  # bytes of a page searched for an app's mount point
 _CHALLENGES: tuple[tuple[re.Pattern[bytes], str], ...] = (
     (re.compile(rb"<title>\s*just a moment", re.I), "a Cloudflare challenge"),
     (re.compile(rb"attention required!\s*\|\s*cloudflare", re.I), "a Cloudflare block page"),
@@ -62,11 +62,10 @@ def challenge(body: bytes, headers: Mapping[str, str], status: int | None = None
     """What blocked us, when the answer is a bot challenge or a blocking status; else None."""
     if headers.get("cf-mitigated", "").lower() == "challenge":
         return "a Cloudflare challenge (cf-mitigated: challenge)"
-    head = body[:_HEAD]
+    # A challenge page is small; in a large page only its head (the title) can say so.
+    head = body[:_SMALL_PAGE] if len(body) < _SMALL_PAGE else body[:4096]
     for pattern, what in _CHALLENGES:
-        if pattern.search(head) and (len(body) < _SMALL_PAGE or b"<title" in head[:4096]):
-            if len(body) >= _SMALL_PAGE and what.startswith("a bot check"):
-                continue
+        if pattern.search(head):
             return what
     if status in BLOCKING_STATUSES:
         return f"HTTP {status}"
