@@ -306,4 +306,3 @@ class Poller:
             elapsed=result.elapsed,
             baselined=len(fresh) - len(may_alert) if first_poll or rebaseline else 0,
         )
-
