@@ -143,8 +143,8 @@ def read_feeds(
         page_node = value_of(found, "page")
         page = None if page_node is None else read_page(check, page_node, f"{path}.page")
         page_ok = "page" not in found or page is not None
-        fields_ok = tags is not None and interval_ok and full_text_ok and page_ok
-        if feed_id and name and url and fields_ok:
+        fields_ok = interval_ok and full_text_ok and page_ok
+        if feed_id and name and url and tags is not None and fields_ok:
             feeds.append(Feed(feed_id, name, url, interval, tags, full_text, page))
     return tuple(feeds), set(id_lines)
 
