@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run check test test-fast test-slow lint format bench container-test clean
+.PHONY: run check test test-fast test-slow lint format bench container-test clean i18n-update i18n-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format bot tests bench
 	$(BIN)/ruff check --fix bot tests bench
+
+# The bot's words (README, Development: adding a message): extract ids into the catalogs, check them.
+i18n-update: $(STAMP)
+	$(BIN)/python -m bot.i18n.maintain update
+
+i18n-check: $(STAMP)
+	$(BIN)/python -m bot.i18n.maintain check
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

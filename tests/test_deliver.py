@@ -37,11 +37,14 @@ def seed(
             outbox.enqueue(
                 conn,
                 item_id=item_id,
-                chat_ids=chats,
+                deliveries=[
+                    outbox.Delivery(
+                        c, html or f"<b>Statement {n}</b> a &lt; b", f"Statement {n} a < b"
+                    )
+                    for c in chats
+                ],
                 statement_key=f"s{n}",
                 topics=["cat"],
-                text_html=html or f"<b>Statement {n}</b> a &lt; b",
-                text_plain=f"Statement {n} a < b",
                 now=1,
             )
 

@@ -10,12 +10,13 @@ import pytest
 
 from bot.config import ConfigError, parse_config
 from bot.fetch.polite import HostGate
+from bot.i18n import translator
 from bot.service.metrics import Metrics
 from bot.store import articles
 from bot.store import feeds as feed_rows
 from bot.store.db import MIGRATIONS, connect, transaction
 from bot.store.outbox import Backlog
-from bot.telegram.replies import status_text
+from bot.telegram.status import status_text
 from tests.conftest import make_config
 
 
@@ -115,6 +116,7 @@ def test_status_text_and_metrics_show_full_text(tmp_path: Path) -> None:
         (1, 0),
         1000.0,
         ZoneInfo("UTC"),
+        translator("en"),
         {"a": 3},
         {"a": ("HTTP 503 Service Unavailable", 990.0)},
     )

@@ -166,11 +166,9 @@ def queue(conn: sqlite3.Connection, key: str, created_at: float) -> None:
         outbox.enqueue(
             conn,
             item_id=item_id,
-            chat_ids=["42"],
+            deliveries=[outbox.Delivery(c, key, key) for c in ["42"]],
             statement_key=f"item:a:{key}",
             topics=["cat"],
-            text_html=key,
-            text_plain=key,
             now=created_at,
         )
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.deliver.sender import SendResult, Status
+from bot.i18n import translator
 from bot.model import ErrorKind, Outcome
 from bot.pipeline import PollReport
 from bot.store import feeds as feed_rows
@@ -36,7 +37,7 @@ def test_a_feed_is_worth_a_notice_after_consecutive_failures(errors: int, told: 
 def test_a_working_poll_clears_the_feed_notice() -> None:
     notice = notice_for_poll(PollReport("mfa", Outcome.NOT_MODIFIED), 0)
     assert notice is not None and notice.clear and notice.key == "feed:mfa"
-    assert notice.recovered == "Vigil: feed mfa works again."
+    assert notice.say(translator("en"), notice.recovered) == "Vigil: feed mfa works again."
 
 
 @pytest.mark.parametrize(
@@ -164,3 +165,19 @@ async def test_no_admins_means_no_sends_and_nothing_marked(conn) -> None:  # typ
     await notifier.drain()
     assert admins.got == []
     assert conn.execute("SELECT count(*) FROM runtime WHERE key LIKE 'notice:%'").fetchone()[0] == 0
+
+
+async def test_deleted_forum_topic_is_told_once_in_each_admins_language(conn) -> None:  # type: ignore[no-untyped-def]
+    """A lost forum topic is told once per chat and topic, in the language each admin chose."""
+    admins = Admins()
+    notifier = AdminNotices(
+        conn, admins.send, lambda: (11, 22), lambda admin: "fr" if admin == 22 else None
+    )
+    gone = SendResult(Status.THREAD_GONE, error="Message thread not found", thread_id=5)
+    for _ in range(3):
+        notifier.observe_send("-1001", gone)
+    await notifier.drain()
+    assert [chat for chat, _ in admins.got] == [11, 22]
+    english, french = (text for _, text in admins.got)
+    assert english.startswith("Vigil: forum topic 5 of chat -1001 is gone (Message thread")
+    assert french.startswith("Vigil : le sujet de forum 5 de la discussion -1001 n'existe plus")

@@ -11,8 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.i18n import translator
+from bot.i18n.catalog import FSI, PDI, RLM
 from bot.model import Field, Hit, Item, TopicMatch
 from bot.route.render import Rendered, render_alert, visible_length
+from tests.test_i18n import first_strong
 
 WHEN = datetime(2026, 11, 28, 14, 5, tzinfo=UTC)
 LINK = "https://ministry.example/statements/42?a=1&b=2"
@@ -384,3 +387,46 @@ def test_any_input_renders_valid_message(
     hits = tuple(Hit("k", Field.SUMMARY, a, b) for a, b in spans)
     result = render(make_item(title=title, summary=summary), hits, max_chars=limit)
     check_message(result, limit)
+
+
+def test_french_frame() -> None:
+    """The frame is French (month, label, link text); the statement stays in its language."""
+    item = make_item()
+    result = render(item, topic_names=["Sanctions", "Armes"], tr=translator("fr"))
+    assert result.html == (
+        "<b>Statement on sanctions</b>\n"
+        "Foreign Ministry · 28 nov. 2026 14:05 UTC\n"
+        "Thèmes : Sanctions, Armes\n"
+        "\n"
+        "The minister announced new sanctions today.\n"
+        "\n"
+        '<a href="https://ministry.example/statements/42?a=1&amp;b=2">Lire la déclaration</a>'
+    )
+    check_message(result)
+
+
+def test_arabic_frame_reads_right_to_left_around_latin_names() -> None:
+    """Frame lines start right to left with Latin names isolated; title and excerpt keep theirs."""
+    item = make_item(published=None, title="<Statement> on sanctions")
+    result = render(item, topic_names=["Sanctions", "العقوبات"], tr=translator("ar"))
+    lines = result.html.split("\n")
+    assert lines[0] == "<b>&lt;Statement&gt; on sanctions</b>"
+    assert lines[1] == f"{RLM}{FSI}Foreign Ministry{PDI} · تاريخ غير معروف"
+    assert lines[2] == f"{RLM}المواضيع: {FSI}Sanctions، العقوبات{PDI}"
+    assert lines[-1].startswith(f'{RLM}<a href="https://ministry.example/')
+    assert lines[-1].endswith(">اقرأ البيان</a>")
+    assert [first_strong(line) for line in lines if line] == ["L", "R", "R", "L", "R"]
+    assert result.plain.split("\n")[-1] == f"{RLM}اقرأ البيان: {FSI}{LINK}{PDI}"
+
+
+def test_a_feed_cannot_inject_isolates_into_an_arabic_frame() -> None:
+    """Bidi controls from the feed are still removed; only the frame's own isolates remain."""
+    result = render(
+        make_item(),
+        feed_name="Ministry\u2067 evil \u2069",
+        topic_names=["\u202eSanctions"],
+        tr=translator("ar"),
+    )
+    assert f"{FSI}Ministry evil{PDI}" in result.html  # source, zone and topics: three isolates
+    assert result.html.count(FSI) == 3 and result.html.count(PDI) == 3
+    assert "\u2067" not in result.html and "\u202e" not in result.html

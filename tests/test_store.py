@@ -14,6 +14,7 @@ from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
 from bot.store import outbox, subs
 from bot.store.db import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     LockedError,
     StateError,
@@ -125,21 +126,17 @@ def test_outbox_one_row_per_chat_and_statement(tmp_path: Path) -> None:
         first = outbox.enqueue(
             conn,
             item_id=item_id,
-            chat_ids=["1", "2"],
+            deliveries=[outbox.Delivery(c, "<b>x</b>", "x") for c in ["1", "2"]],
             statement_key="s",
             topics=["cat"],
-            text_html="<b>x</b>",
-            text_plain="x",
             now=1,
         )
         second = outbox.enqueue(
             conn,
             item_id=item_id,
-            chat_ids=["2", "3"],
+            deliveries=[outbox.Delivery(c, "<b>x</b>", "x") for c in ["2", "3"]],
             statement_key="s",
             topics=["caesar"],
-            text_html="<b>x</b>",
-            text_plain="x",
             now=1,
         )
     assert first == ["1", "2"]
@@ -156,11 +153,9 @@ def test_outbox_due_respects_next_attempt(tmp_path: Path) -> None:
         outbox.enqueue(
             conn,
             item_id=item_id,
-            chat_ids=["1"],
+            deliveries=[outbox.Delivery(c, "x", "x") for c in ["1"]],
             statement_key="s",
             topics=[],
-            text_html="x",
-            text_plain="x",
             now=10,
         )
         row = outbox.due(conn, 10)[0]
@@ -209,3 +204,40 @@ def test_due_feeds_catches_clock_going_back(tmp_path: Path) -> None:
         feed_rows.reschedule(conn, "b", 500)
         feed_rows.reschedule(conn, "c", 10_000_000)
     assert feed_rows.due_feeds(conn, 100, horizon=86_400) == ["a", "c"]
+
+
+def test_version_1_database_gains_languages_threads_and_options(tmp_path: Path) -> None:
+    """A database from before issue 14 is migrated in place; its chats and rows are kept."""
+    old = sqlite3.connect(tmp_path / "vigil.db")
+    old.executescript(MIGRATIONS[0])
+    old.execute("PRAGMA user_version = 1")
+    old.execute("INSERT INTO chats (chat_id, created_at) VALUES ('7', 1)")
+    old.execute("INSERT INTO subscriptions (chat_id, topic_id, created_at) VALUES ('7', 'cat', 1)")
+    old.execute("INSERT INTO items (feed_id, item_key, first_seen_at) VALUES ('a', 'k', 1)")
+    old.execute(
+        "INSERT INTO outbox (item_id, chat_id, statement_key, topics, text_html, text_plain, "
+        "next_attempt_at, created_at) VALUES (1, '7', 's', 'cat', 'x', 'x', 1, 1)"
+    )
+    old.commit()
+    old.close()
+    conn = connect(tmp_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert subs.prefs_of(conn, "7") == subs.ChatPrefs(None, preview=False, silent=False)
+    (row,) = outbox.due(conn, 10)
+    assert (row.thread_id, row.silent, row.preview_url) == (None, False, None)
+    assert subs.load_audience(conn, 0).subscribers == {"cat": frozenset({"7"})}
+
+
+def test_subscribing_again_from_another_topic_moves_the_subscription(tmp_path: Path) -> None:
+    """(chat, topic) is one subscription: made in another forum topic, it moves there."""
+    conn = connect(tmp_path)
+    with transaction(conn):
+        subs.ensure_chat(conn, "-100", "supergroup", "", 1, "ar")
+        subs.ensure_chat(conn, "-100", "supergroup", "", 1, "fr")  # the first language stays
+        assert subs.subscribe(conn, "-100", ["cat"], 1, thread_id=5) == 1
+        assert subs.subscribe(conn, "-100", ["cat"], 1, thread_id=5) == 0
+        assert subs.subscribe(conn, "-100", ["cat"], 1, thread_id=7) == 1
+        assert subs.subscribe(conn, "-100", ["cat"], 1) == 1  # back to General
+    audience = subs.load_audience(conn, 0)
+    assert audience.threads == {}
+    assert audience.prefs == {"-100": subs.ChatPrefs("ar")}

@@ -21,6 +21,7 @@ import pytest
 
 from bot.config import Config, parse_config
 from bot.deliver.telegram import make_bot
+from bot.i18n import translator
 from bot.model import ErrorKind, Item
 from bot.secrets import Secret
 from bot.store import feeds as feed_rows
@@ -422,11 +423,9 @@ async def test_admin_status_reports_feeds_outbox_and_subscribers(
         outbox.enqueue(
             host.conn,
             item_id=item_id,
-            chat_ids=["5"],
+            deliveries=[outbox.Delivery(c, "x", "x") for c in ["5"]],
             statement_key="s",
             topics=["cat"],
-            text_html="x",
-            text_plain="x",
             now=now - 120,
         )
         subs.subscribe(host.conn, "5", ["cat"], now)
@@ -740,8 +739,11 @@ def test_parse_press(data: str, expected: tuple[str, str] | None) -> None:
 def test_keyboard_fits_callback_data_limit() -> None:
     """Every button's data stays within Telegram's 64 bytes, even for the longest topic id."""
     config = parse_config(config_text())
-    markup = topic_keyboard(config.topics, {"cat"})
+    markup = topic_keyboard(config.topics, {"cat"}, translator("en"))
     datas = [b.callback_data for row in markup.inline_keyboard for b in row]
     assert datas == ["unsub:cat", "sub:caesar", "sub:*"]
+    toggles = topic_keyboard(config.topics, {"cat"}, translator("ar"), toggle=True)
+    datas += [b.callback_data for row in toggles.inline_keyboard for b in row]
+    assert datas[3:] == ["tog:cat", "tog:caesar", "tog:*"]
     assert all(len(str(d).encode()) <= 64 for d in datas)
     assert len(("unsub:" + "x" * 32).encode()) <= 64

@@ -17,7 +17,8 @@ from bot.config.durations import DAY
 from bot.config.model import Channel, Feed, Settings, Topic
 from bot.config.pages import read_page
 from bot.config.urls import private_host, regex_problem, split_url
-from bot.config.yamltree import YMap, YNode, YScalar
+from bot.config.yamltree import YEntry, YMap, YNode, YScalar
+from bot.i18n import LANGUAGES
 from bot.match.rules import REGEX_PREFIX, KeywordError, compile_keyword
 
 MAX_ENTRIES = 10_000
@@ -44,20 +45,49 @@ def read_topics(check: Checker, node: YNode | None) -> tuple[tuple[Topic, ...], 
         path = f"topics.{entry.key}"
         if not _ID.fullmatch(entry.key):
             check.add(entry.key_line, path, f"topic id {_ID_RULE}")
-        found = check.fields(entry.value, path, ("name", "keywords", "context", "exclude"))
+        found = check.fields(
+            entry.value, path, ("name", "keywords", "context", "exclude", "urgent")
+        )
         if found is None:
             continue
         if "keywords" not in found:
             check.add(entry.value.line, f"{path}.keywords", "a topic needs `keywords`")
-        name = _name(check, value_of(found, "name"), f"{path}.name", entry.key)
+        names = _topic_names(check, value_of(found, "name"), f"{path}.name", entry.key)
+        urgent_node = value_of(found, "urgent")
+        urgent = False if urgent_node is None else check.boolean(urgent_node, f"{path}.urgent")
         words = {
             key: _words(check, found[key].value, f"{path}.{key}", entry.key, key)
             for key in ("keywords", "context", "exclude")
             if key in found
         }
-        if name is not None and "keywords" in words and None not in words.values():
-            topics.append(Topic(entry.key, name, **words))  # type: ignore[arg-type]
+        complete = "keywords" in words and None not in words.values()
+        if names is not None and urgent is not None and complete:
+            name, per_language = names
+            topics.append(
+                Topic(entry.key, name, names=per_language, urgent=urgent, **words)  # type: ignore[arg-type]
+            )
     return tuple(topics), {entry.key for entry in node.entries}
+
+
+def _topic_names(
+    check: Checker, node: YNode | None, path: str, default: str
+) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """A topic's name, or its names per interface language: ``{en: …, ar: …}``."""
+    if not isinstance(node, YMap):
+        name = _name(check, node, path, default)
+        return None if name is None else (name, ())
+    found = check.fields(node, path, LANGUAGES)
+    if found is None:
+        return None
+    if not found:
+        if not node.entries:
+            check.add(node.line, path, f"give a name in one or more of: {', '.join(LANGUAGES)}")
+        return None
+    names = {lang: _name(check, entry.value, f"{path}.{lang}", "") for lang, entry in found.items()}
+    given = tuple((lang, text) for lang, text in names.items() if text is not None)
+    if len(given) != len(names):
+        return None
+    return dict(given).get("en", given[0][1]), given
 
 
 def _name(check: Checker, node: YNode | None, path: str, default: str) -> str | None:
@@ -204,15 +234,71 @@ def read_channels(
     channels: list[Channel] = []
     for index, item in enumerate(items or ()):
         path = f"channels[{index}]"
-        found = check.fields(item, path, ("chat", "topics", "feeds"), ("chat",))
+        found = check.fields(item, path, CHANNEL_KEYS, ("chat",))
         if found is None:
             continue
         chat = _chat(check, value_of(found, "chat"), f"{path}.chat")
         topics = _refs(check, value_of(found, "topics"), f"{path}.topics", "topic", topic_ids)
         feeds = _refs(check, value_of(found, "feeds"), f"{path}.feeds", "feed", feed_ids)
-        if chat is not None and topics is not False and feeds is not False:
-            channels.append(Channel(chat, topics, feeds))
+        options = _channel_options(check, found, path, topic_ids)
+        if chat is not None and topics is not False and feeds is not False and options is not None:
+            channels.append(Channel(chat, topics, feeds, **options))  # type: ignore[arg-type]
     return tuple(channels)
+
+
+CHANNEL_KEYS = ("chat", "topics", "feeds", "language", "thread", "threads", "preview", "silent")
+MAX_THREAD_ID = 2**31 - 1
+
+
+def _channel_options(
+    check: Checker, found: dict[str, YEntry], path: str, topic_ids: set[str]
+) -> dict[str, object] | None:
+    """language, thread, threads, preview and silent of one channel; None if one is wrong."""
+    options: dict[str, object] = {}
+    wrong = False
+    for key in ("language", "thread", "threads", "preview", "silent"):
+        node = value_of(found, key)
+        if node is None:
+            continue
+        where = f"{path}.{key}"
+        value: object
+        if key == "language":
+            word = node.value if isinstance(node, YScalar) else None
+            value = word if word in LANGUAGES else None
+            if value is None:
+                check.add(node.line, where, f"must be one of {', '.join(LANGUAGES)}")
+        elif key == "thread":
+            value = check.integer(node, where, 1, MAX_THREAD_ID)
+        elif key == "threads":
+            value = _threads(check, node, where, topic_ids)
+        else:
+            value = check.boolean(node, where)
+        if value is None:
+            wrong = True
+        else:
+            options[key] = value
+    return None if wrong else options
+
+
+def _threads(
+    check: Checker, node: YNode, path: str, topic_ids: set[str]
+) -> tuple[tuple[str, int], ...] | None:
+    """``{topic id: forum topic id}``: where each topic's alerts go in one forum group."""
+    if not isinstance(node, YMap) or not node.entries:
+        check.add(node.line, path, "must map topic ids to forum topic ids, e.g. {caesar: 42}")
+        return None
+    pairs: list[tuple[str, int]] = []
+    for entry in node.entries:
+        where = f"{path}.{entry.key}"
+        if entry.key not in topic_ids:
+            close = _closest(entry.key, topic_ids)
+            hint = f"; did you mean `{close}`?" if close else ""
+            check.add(entry.key_line, where, f"unknown topic `{entry.key}`{hint}")
+            continue
+        thread = check.integer(entry.value, where, 1, MAX_THREAD_ID)
+        if thread is not None:
+            pairs.append((entry.key, thread))
+    return tuple(pairs) if len(pairs) == len(node.entries) else None
 
 
 def _chat(check: Checker, node: YNode | None, path: str) -> str | None:

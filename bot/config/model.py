@@ -58,13 +58,24 @@ class TelegramSettings:
 
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """A tracked subject: any keyword, plus a context word if any are given, and no exclude word."""
+    """A tracked subject: any keyword, plus a context word if any are given, and no exclude word.
+
+    ``names`` are the topic's name per interface language (``name: {en: …, ar: …}``); ``name``
+    is the English one (else the first given, else the id). ``urgent`` topics are never sent
+    silently (``silent`` chats), and other features that hold alerts back read the same flag.
+    """
 
     id: str
     name: str
     keywords: tuple[str, ...]
     context: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    names: tuple[tuple[str, str], ...] = ()
+    urgent: bool = False
+
+    def label(self, lang: str) -> str:
+        """The name to show in ``lang``, falling back to :attr:`name`."""
+        return next((text for code, text in self.names if code == lang), self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +97,26 @@ class Feed:
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    """A chat that receives alerts without subscribing; None means all topics or all feeds."""
+    """A chat that receives alerts without subscribing; None means all topics or all feeds.
+
+    ``thread`` is the forum topic (message_thread_id) its alerts go to, ``threads`` one per
+    tracked topic for a forum group (it wins over ``thread``); ``language`` is the alert frame's
+    language; ``preview`` shows a link preview; ``silent`` sends non-urgent alerts silently.
+    """
 
     chat: str
     topics: tuple[str, ...] | None = None
     feeds: tuple[str, ...] | None = None
+    language: str = "en"
+    thread: int | None = None
+    threads: tuple[tuple[str, int], ...] = ()
+    preview: bool = False
+    silent: bool = False
+
+    def thread_for(self, topic_ids: tuple[str, ...]) -> int | None:
+        """The forum topic for a statement matching ``topic_ids`` (the first mapped one wins)."""
+        mapped = dict(self.threads)
+        return next((mapped[t] for t in topic_ids if t in mapped), self.thread)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import sys
 from typing import TextIO
 
 from bot.deliver.limits import Pacer
-from bot.deliver.sender import SendResult, Status
+from bot.deliver.sender import DEFAULT_OPTIONS, SendOptions, SendResult, Status
 
 RULE = "─" * 60
 CONSOLE_RATE = 1000.0  # a terminal has no rate limits; this only bounds a runaway loop
@@ -26,7 +26,9 @@ class ConsoleSender:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
 
-    async def send(self, chat_id: str, html: str, plain: str) -> SendResult:
+    async def send(
+        self, chat_id: str, html: str, plain: str, options: SendOptions = DEFAULT_OPTIONS
+    ) -> SendResult:
         out = self.stream or sys.stdout
         out.write(f"{RULE}\n{plain}\n{RULE}\n")
         out.flush()

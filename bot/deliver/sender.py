@@ -17,6 +17,7 @@ class Status(enum.Enum):
     RETRY = "retry"  # transient: 5xx, network, connect timeout
     RATE_LIMITED = "rate_limited"  # 429: wait retry_after
     GONE = "gone"  # blocked, kicked, deactivated, chat not found: drop the chat
+    THREAD_GONE = "thread_gone"  # the forum topic was deleted: drop what goes there
     MIGRATED = "migrated"  # group became a supergroup: resend to new_chat_id
     PERMANENT = "permanent"  # Telegram refuses this message for good
     FATAL = "fatal"  # invalid token: stop all delivery
@@ -32,11 +33,26 @@ class SendResult:
     # ledger records the decision (RELIABILITY C6).
     uncertain: bool = False
     note: str | None = None
+    thread_id: int | None = None  # the forum topic, with THREAD_GONE
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """How one alert is sent: into which forum topic, with or without sound and link preview."""
+
+    thread_id: int | None = None
+    silent: bool = False
+    preview_url: str | None = None
+
+
+DEFAULT_OPTIONS = SendOptions()
 
 
 class Sender(Protocol):
     """Delivers one rendered alert to one chat."""
 
-    async def send(self, chat_id: str, html: str, plain: str) -> SendResult: ...
+    async def send(
+        self, chat_id: str, html: str, plain: str, options: SendOptions = ...
+    ) -> SendResult: ...
 
     async def close(self) -> None: ...

@@ -1,5 +1,11 @@
 """Sending through the Telegram Bot API with python-telegram-bot, errors classified.
 
+A forum topic that was deleted answers 400 "message thread not found": the alert is not retried
+(`THREAD_GONE`; the worker drops what was bound to that topic and the admins are told once).
+An alert is sent silently (``disable_notification``) and with a link preview of its statement
+(``link_preview_options``: small media, since ministry pages carry large banners) only when the
+row says so; replies and alerts otherwise show no preview, as before.
+
 Traps handled here (API-NOTES §1, §2.4): `BadRequest` and `TimedOut` are subclasses of
 `NetworkError`, so they are caught first; PTB lowercases error text, so messages are matched
 case-insensitively; a read timeout after the request was written is ambiguous (it may have
@@ -9,6 +15,7 @@ answered by resending once as plain text; "message is too long" by a truncated p
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
@@ -27,7 +34,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.deliver.sender import SendResult, Status
+from bot.deliver.sender import DEFAULT_OPTIONS, SendOptions, SendResult, Status
 from bot.secrets import Secret
 
 log = logging.getLogger("vigil.telegram")
@@ -94,6 +101,8 @@ def classify(exc: BaseException) -> SendResult:
     if isinstance(exc, InvalidToken):
         return SendResult(Status.FATAL, error="the bot token was rejected by Telegram")
     if isinstance(exc, BadRequest):
+        if "thread not found" in lowered:
+            return SendResult(Status.THREAD_GONE, error=text)
         if any(reason in lowered for reason in _GONE_REASONS):
             return SendResult(Status.GONE, error=text)
         return SendResult(Status.PERMANENT, error=text)
@@ -113,27 +122,44 @@ class TelegramSender:
         self.bot = bot
         self._no_preview = LinkPreviewOptions(is_disabled=True)
 
-    async def send(self, chat_id: str, html: str, plain: str) -> SendResult:
+    async def send(
+        self, chat_id: str, html: str, plain: str, options: SendOptions = DEFAULT_OPTIONS
+    ) -> SendResult:
         target: int | str = int(chat_id) if _is_int(chat_id) else chat_id
         try:
-            await self.bot.send_message(
-                target, html, parse_mode=ParseMode.HTML, link_preview_options=self._no_preview
-            )
+            await self._send(target, html, options, ParseMode.HTML)
         except Exception as exc:
             result = classify(exc)
+            if result.status is Status.THREAD_GONE:
+                return dataclasses.replace(result, thread_id=options.thread_id)
             if result.status is Status.PERMANENT and _is_markup_error(str(exc)):
                 log.error(
                     "telegram rejected the alert's HTML, resending as plain text: %s",
                     exc,
                     extra={"chat_id": chat_id},
                 )
-                return await self._send_plain(target, plain[:MAX_TEXT])
+                return await self._send_plain(target, plain[:MAX_TEXT], options)
             return result
         return SendResult(Status.SENT)
 
-    async def _send_plain(self, target: int | str, text: str) -> SendResult:
+    async def _send(
+        self, target: int | str, text: str, options: SendOptions, parse_mode: str | None
+    ) -> None:
+        preview = self._no_preview
+        if options.preview_url:
+            preview = LinkPreviewOptions(url=options.preview_url, prefer_small_media=True)
+        await self.bot.send_message(
+            target,
+            text,
+            parse_mode=parse_mode,
+            link_preview_options=preview,
+            message_thread_id=options.thread_id,
+            disable_notification=options.silent or None,
+        )
+
+    async def _send_plain(self, target: int | str, text: str, options: SendOptions) -> SendResult:
         try:
-            await self.bot.send_message(target, text, link_preview_options=self._no_preview)
+            await self._send(target, text, options, None)
         except Exception as exc:
             return classify(exc)
         return SendResult(Status.SENT, note="sent as plain text after an HTML error")

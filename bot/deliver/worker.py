@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 
 from bot.deliver.limits import Pacer
-from bot.deliver.sender import Sender, SendResult, Status
+from bot.deliver.sender import Sender, SendOptions, SendResult, Status
 from bot.store import outbox, subs
 from bot.store.db import transaction
 
@@ -155,7 +155,8 @@ class DeliveryWorker:
 
     async def _deliver(self, row: outbox.OutboxRow) -> None:
         try:
-            result = await self.sender.send(row.chat_id, row.text_html, row.text_plain)
+            options = SendOptions(row.thread_id, row.silent, row.preview_url)
+            result = await self.sender.send(row.chat_id, row.text_html, row.text_plain, options)
             self._apply(row, result)
         except Exception:
             log.exception("delivery crashed", extra={"chat_id": row.chat_id})
@@ -275,6 +276,19 @@ class DeliveryWorker:
             subs.deactivate(conn, row.chat_id, result.error)
             log.warning(
                 "chat is gone, unsubscribed: %s", result.error, extra={**extra, "count": dropped}
+            )
+            return
+        if status is Status.THREAD_GONE and row.thread_id is not None:
+            # Like a lost chat, for one forum topic: nothing more is sent there until someone
+            # subscribes in a topic again (or fixes feeds.yaml); the admins are told once.
+            outbox.mark_failed(conn, row.id, result.error)
+            dropped = outbox.drop_thread(conn, row.chat_id, row.thread_id, result.error)
+            subs.forget_thread(conn, row.chat_id, row.thread_id)
+            log.warning(
+                "forum topic %d is gone: %s",
+                row.thread_id,
+                result.error,
+                extra={**extra, "count": dropped},
             )
             return
         if status is Status.MIGRATED and result.new_chat_id:

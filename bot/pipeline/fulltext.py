@@ -161,11 +161,9 @@ class FullTextStage:
                 outbox.enqueue(
                     self.conn,
                     item_id=row.item_id,
-                    chat_ids=plan.chats,
+                    deliveries=plan.deliveries,
                     statement_key=plan.statement_key,
                     topics=plan.topics,
-                    text_html=plan.text_html,
-                    text_plain=plan.text_plain,
                     now=now,
                 )
         self._count(outcome)

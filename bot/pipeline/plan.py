@@ -4,6 +4,9 @@ Rules: topics route through the channels and subscribers (:func:`bot.route.chats
 personal phrases through the chats that track them (compiled once per set of phrases and cached
 on the runtime); the alert is rendered from the spot that matched, in the item's fields or its
 page's text; ``matched_in`` names every field where a keyword (not a context word) matched.
+Each chat gets its own :class:`Delivery`: the alert rendered in the chat's language (once per
+language among the chats, not once per chat), its forum topic, whether it rings (a statement
+matching an ``urgent`` topic always does) and the link to preview when the chat shows previews.
 """
 
 from __future__ import annotations
@@ -11,14 +14,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.config import Feed
+from bot.i18n import DEFAULT_LANGUAGE, N_, translator
 from bot.match.topics import Matcher
 from bot.model import Item, TopicMatch
 from bot.pipeline.report import PlannedAlert
 from bot.pipeline.runtime import Phrase, Runtime
-from bot.route.chats import CONSOLE_CHAT, route_item
-from bot.route.render import render_alert
+from bot.route.chats import CONSOLE_CHAT, delivery_targets, route_item
+from bot.route.render import Rendered, render_alert
 from bot.sources.identity import normalize_link
 from bot.store import subs
+from bot.store.outbox import Delivery
+
+TRACKED_PHRASES = N_("your tracked phrases")
 
 
 def statement_key(feed_id: str, item: Item) -> str:
@@ -96,18 +103,45 @@ def plan_alert(
         )
     if not chats:
         return None
-    names = [rt.config.topic(t).name for t in topic_ids]
-    if tracked and not names:
-        names = ["your tracked phrases"]
+    topics = [rt.config.topic(t) for t in topic_ids]
+    targets = delivery_targets(
+        chats,
+        feed_id=feed.id,
+        topic_ids=topic_ids,
+        urgent=any(t.urgent for t in topics),
+        channels=rt.config.channels,
+        prefs=audience.prefs,
+        threads=audience.threads,
+        track_threads=audience.track_threads,
+        default_language=DEFAULT_LANGUAGE,
+    )
     shown = list(matches) or list(tracked_matches)
-    rendered = render_alert(
-        item,
-        feed_name=feed.name,
-        topic_names=names,
-        matches=shown,
-        tz=rt.tz,
-        full_text=full_text,
-        pdf=pdf,
+    rendered: dict[str, Rendered] = {}  # once per language among the chats, not once per chat
+    for language in dict.fromkeys(t.language for t in targets):
+        tr = translator(language)
+        names = [t.label(language) for t in topics]
+        if tracked and not names:
+            names = [tr(TRACKED_PHRASES)]
+        rendered[language] = render_alert(
+            item,
+            feed_name=feed.name,
+            topic_names=names,
+            matches=shown,
+            tz=rt.tz,
+            full_text=full_text,
+            pdf=pdf,
+            tr=tr,
+        )
+    deliveries = tuple(
+        Delivery(
+            t.chat,
+            rendered[t.language].html,
+            rendered[t.language].plain,
+            thread_id=t.thread,
+            silent=t.silent,
+            preview_url=item.link if t.preview else None,
+        )
+        for t in targets
     )
     return PlannedAlert(
         feed_id=feed.id,
@@ -115,7 +149,8 @@ def plan_alert(
         topics=topic_ids,
         chats=chats,
         statement_key=statement_key(feed.id, item),
-        text_html=rendered.html,
-        text_plain=rendered.plain,
+        text_html=deliveries[0].text_html,
+        text_plain=deliveries[0].text_plain,
         matched_in=matched_in(matches, tracked_matches),
+        deliveries=deliveries,
     )

@@ -262,11 +262,9 @@ class Poller:
                         outbox.enqueue(
                             conn,
                             item_id=item_id,
-                            chat_ids=plan.chats,
+                            deliveries=plan.deliveries,
                             statement_key=plan.statement_key,
                             topics=plan.topics,
-                            text_html=plan.text_html,
-                            text_plain=plan.text_plain,
                             now=now,
                         )
                     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.model import ErrorKind, Item, Outcome
+from bot.store.outbox import Delivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,9 +17,10 @@ class PlannedAlert:
     topics: tuple[str, ...]
     chats: tuple[str, ...]
     statement_key: str
-    text_html: str
+    text_html: str  # the first chat's copy (for `once --json` and dry runs)
     text_plain: str
     matched_in: tuple[str, ...] = ()  # title, summary, content, full_text, pdf
+    deliveries: tuple[Delivery, ...] = ()  # every chat's copy, in its language, and how to send
 
 
 @dataclass(frozen=True, slots=True)

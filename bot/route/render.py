@@ -22,6 +22,10 @@ Rules enforced here (SPEC "An alert is one message…", API-NOTES.md section 2.5
   zone, or "date unknown", never "now"); matched topics; an excerpt around the first hit in the
   summary, content, article text or PDF text (in that order) with every hit inside it in bold;
   the link.
+- The frame (labels, month names, the link text) is in the chat's language (``tr``); the title
+  and excerpt stay in the statement's own language. In a right-to-left language each frame line
+  starts with a RIGHT-TO-LEFT MARK and the names set into it are isolated (:mod:`bot.i18n`),
+  while the title and excerpt lines keep the direction of their own first letter.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from html.parser import HTMLParser
 
+from bot.i18n import N_, Tr, translator
 from bot.model import Field, Hit, Item, TopicMatch
 
 __all__ = ["Rendered", "render_alert", "visible_length"]
@@ -44,12 +49,18 @@ EXCERPT_CHARS = 300
 FEED_NAME_CHARS = 128
 TOPICS_CHARS = 512
 MAX_LINK_CHARS = 2048  # longer links are dropped rather than cut: a cut link leads elsewhere
-LINK_TEXT = "Read the statement"
+LINK_TEXT = N_("Read the statement")
+# The fixed words of an alert, in one place so every feature that adds a line says it the same
+# way in every language. ALSO_PUBLISHED_BY is the label of the line that grouped near-duplicate
+# statements add (issue 13); it is translated here so that line arrives in all four languages.
+TOPICS_LABEL = N_("Topics: {topics}")
+ALSO_PUBLISHED_BY = N_("Also published by: {sources}")
+UNTITLED = N_("(untitled)")
+DATE_UNKNOWN = N_("date unknown")
 ELLIPSIS = "…"
 # How far a cut may move to land on a word boundary instead of inside a word.
 WORD_SLACK = 30
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _UNSHOWN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff\u202a-\u202e\u2066-\u2069]")
 _WHITESPACE = re.compile(r"\s+")
 _ZWJ = "\u200d"
@@ -81,12 +92,14 @@ def render_alert(
     max_chars: int = MAX_MESSAGE_CHARS,
     full_text: str = "",
     pdf: str = "",
+    tr: Tr | None = None,
 ) -> Rendered:
     """Build the alert for one item; both versions fit in ``max_chars`` visible characters.
 
     ``full_text`` and ``pdf``: the text of the item's page and PDF, when they were read; the
-    excerpt then comes from the spot that matched there.
+    excerpt then comes from the spot that matched there. ``tr`` speaks the chat's language.
     """
+    tr = tr or translator(None)
     max_chars = max(1, max_chars)
     bodies = {
         Field.SUMMARY: item.summary,
@@ -97,15 +110,15 @@ def render_alert(
     link = _shown_link(item.link)
     caps = _Caps(TITLE_CHARS, EXCERPT_CHARS, FEED_NAME_CHARS, TOPICS_CHARS)
     for _ in range(12):
-        rendered = _render(item, bodies, feed_name, topic_names, matches, tz, link, caps)
+        rendered = _render(item, bodies, feed_name, topic_names, matches, tz, link, caps, tr)
         if visible_length(rendered.html) <= max_chars and len(rendered.plain) <= max_chars:
             return rendered
         caps = _Caps(caps.title // 2, caps.excerpt // 2, caps.feed_name // 2, caps.topics // 2)
-        if link is not None and len(link) + len(LINK_TEXT) + 2 > max_chars // 2:
+        if link is not None and len(link) + len(tr(LINK_TEXT)) + 2 > max_chars // 2:
             link = None
     # A limit too small for the layout: the message is the plain text, cut, with no markup.
     plain = _truncate(
-        _render(item, bodies, feed_name, topic_names, matches, tz, None, caps).plain, max_chars
+        _render(item, bodies, feed_name, topic_names, matches, tz, None, caps, tr).plain, max_chars
     )
     return Rendered(html=html.escape(plain, quote=False), plain=plain)
 
@@ -136,24 +149,27 @@ def _render(
     tz: tzinfo,
     link: str | None,
     caps: _Caps,
+    tr: Tr,
 ) -> Rendered:
-    title = _truncate(_shown(item.title), caps.title) or "(untitled)"
+    title = _truncate(_shown(item.title), caps.title) or tr(UNTITLED)
     source = _truncate(_shown(feed_name), caps.feed_name)
-    when = _format_time(item.published, tz)
-    topics = _truncate(", ".join(_shown(name) for name in topic_names), caps.topics)
+    when = _format_time(item.published, tz, tr)
+    topics = _truncate(tr.join(_shown(name) for name in topic_names), caps.topics)
     excerpt = _excerpt(bodies, matches, caps.excerpt)
+    frame = tr.lines  # a frame line reads right to left in a right-to-left language
+    link_text = tr(LINK_TEXT)
 
-    html_lines = [f"<b>{_esc(title)}</b>", f"{_esc(source)} · {_esc(when)}"]
-    plain_lines = [title, f"{source} · {when}"]
+    html_lines = [f"<b>{_esc(title)}</b>", frame(f"{tr.value(_esc(source))} · {_esc(when)}")]
+    plain_lines = [title, frame(f"{tr.value(source)} · {when}")]
     if topics:
-        html_lines.append(f"Topics: {_esc(topics)}")
-        plain_lines.append(f"Topics: {topics}")
+        html_lines.append(frame(tr(TOPICS_LABEL, topics=_esc(topics))))
+        plain_lines.append(frame(tr(TOPICS_LABEL, topics=topics)))
     if excerpt:
         html_lines += ["", "".join(f"<b>{_esc(t)}</b>" if bold else _esc(t) for t, bold in excerpt)]
         plain_lines += ["", "".join(t for t, _ in excerpt)]
     if link is not None:
-        html_lines += ["", f'<a href="{html.escape(link, quote=True)}">{LINK_TEXT}</a>']
-        plain_lines += ["", f"{LINK_TEXT}: {link}"]
+        html_lines += ["", frame(f'<a href="{html.escape(link, quote=True)}">{link_text}</a>')]
+        plain_lines += ["", frame(f"{link_text}: {tr.value(link)}")]
     return Rendered(html="\n".join(html_lines), plain="\n".join(plain_lines))
 
 
@@ -175,14 +191,14 @@ def _shown_link(link: str | None) -> str | None:
     return link if sep and scheme.lower() in ("http", "https") else None
 
 
-def _format_time(moment: datetime | None, tz: tzinfo) -> str:
+def _format_time(moment: datetime | None, tz: tzinfo, tr: Tr) -> str:
     if moment is None:
-        return "date unknown"
+        return tr(DATE_UNKNOWN)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # model contract: published is UTC
     local = moment.astimezone(tz)
     zone = local.tzname() or "UTC"
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year} {local:%H:%M} {zone}"
+    return f"{tr.date(local.date())} {local:%H:%M} {tr.value(zone)}"
 
 
 def _excerpt(

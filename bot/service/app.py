@@ -46,6 +46,7 @@ from bot.store.db import StateLock, connect, transaction
 from bot.telegram import notices
 from bot.telegram.frontend import TelegramFrontend
 from bot.telegram.notices import AdminNotices
+from bot.telegram.request import language_of
 
 log = logging.getLogger("vigil.app")
 
@@ -313,6 +314,7 @@ def _admin_notices(service: Service, frontend: TelegramFrontend, metrics: Metric
         service.conn,
         send=lambda chat_id, text: frontend.send(chat_id, html.escape(text)),
         admins=lambda: service.runtime.config.telegram.admins,
+        language_of=lambda admin: language_of(service.conn, admin),
     )
 
     def on_report(report: PollReport) -> None:

@@ -23,7 +23,7 @@ from typing import IO
 DB_NAME = "vigil.db"
 LOCK_NAME = "vigil.lock"
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry upgrades from version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
@@ -126,6 +126,19 @@ MIGRATIONS: tuple[str, ...] = (
         decided_at REAL
     );
     CREATE INDEX article_queue_due ON article_queue (feed_id, state, next_attempt_at);
+    """,
+    # Issue 14: a chat's interface language and alert options; the forum topic (thread) a
+    # subscription or phrase was made in; and, per queued alert, its thread, its sound and the
+    # link to preview (NULL: no preview).
+    """
+    ALTER TABLE chats ADD COLUMN lang TEXT;
+    ALTER TABLE chats ADD COLUMN preview INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE chats ADD COLUMN silent INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE subscriptions ADD COLUMN thread_id INTEGER;
+    ALTER TABLE tracks ADD COLUMN thread_id INTEGER;
+    ALTER TABLE outbox ADD COLUMN thread_id INTEGER;
+    ALTER TABLE outbox ADD COLUMN silent INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN preview_url TEXT;
     """,
     # Page sources (issue 11): the hash of the last body read (an unchanged body without
     # validators skips parsing), the feed a page advertised (polled in its place), and a

@@ -32,31 +32,57 @@ class OutboxRow:
     attempts: int
     next_attempt_at: float
     created_at: float
+    thread_id: int | None = None
+    silent: bool = False
+    preview_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One chat's copy of an alert: its text (in the chat's language) and how to send it."""
+
+    chat_id: str
+    text_html: str
+    text_plain: str
+    thread_id: int | None = None  # the forum topic; None is the chat itself ("General")
+    silent: bool = False
+    preview_url: str | None = None  # the link to preview; None sends no preview
 
 
 def enqueue(
     conn: sqlite3.Connection,
     *,
     item_id: int,
-    chat_ids: Iterable[str],
+    deliveries: Iterable[Delivery],
     statement_key: str,
     topics: Iterable[str],
-    text_html: str,
-    text_plain: str,
     now: float,
 ) -> list[str]:
     """Queues one alert per chat; returns the chats that did not have this statement yet."""
     topic_list = ",".join(topics)
     queued: list[str] = []
-    for chat_id in chat_ids:
+    for d in deliveries:
         cursor = conn.execute(
             "INSERT INTO outbox (item_id, chat_id, statement_key, topics, text_html, text_plain, "
-            "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "next_attempt_at, created_at, thread_id, silent, preview_url) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (chat_id, statement_key) DO NOTHING",
-            (item_id, chat_id, statement_key, topic_list, text_html, text_plain, now, now),
+            (
+                item_id,
+                d.chat_id,
+                statement_key,
+                topic_list,
+                d.text_html,
+                d.text_plain,
+                now,
+                now,
+                d.thread_id,
+                int(d.silent),
+                d.preview_url,
+            ),
         )
         if cursor.rowcount:
-            queued.append(chat_id)
+            queued.append(d.chat_id)
     return queued
 
 
@@ -64,11 +90,16 @@ def due(conn: sqlite3.Connection, now: float, limit: int = 500) -> list[OutboxRo
     """Pending rows whose time has come, oldest first; bounded so a backlog never fills memory."""
     rows = conn.execute(
         "SELECT id, chat_id, item_id, statement_key, topics, text_html, text_plain, attempts, "
-        "next_attempt_at, created_at FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? "
-        "ORDER BY next_attempt_at, id LIMIT ?",
+        "next_attempt_at, created_at, thread_id, silent, preview_url FROM outbox "
+        "WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
         (now, limit),
     )
-    return [OutboxRow(*r) for r in rows]
+    return [
+        OutboxRow(
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], bool(r[11]), r[12]
+        )
+        for r in rows
+    ]
 
 
 def next_due_at(conn: sqlite3.Connection) -> float | None:
@@ -97,6 +128,16 @@ def mark_failed(conn: sqlite3.Connection, row_id: int, error: str) -> None:
         "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
         (error[:500], row_id),
     )
+
+
+def drop_thread(conn: sqlite3.Connection, chat_id: str, thread_id: int, reason: str) -> int:
+    """Drops the pending rows for a deleted forum topic; returns how many."""
+    cursor = conn.execute(
+        "UPDATE outbox SET state = 'dropped', last_error = ? "
+        "WHERE chat_id = ? AND thread_id = ? AND state = 'pending'",
+        (reason[:500], chat_id, thread_id),
+    )
+    return cursor.rowcount
 
 
 def drop_chat(conn: sqlite3.Connection, chat_id: str, reason: str) -> int:

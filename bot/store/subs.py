@@ -1,14 +1,17 @@
 """Chats, topic subscriptions, personal tracked phrases and mutes — what Telegram users set.
 
 A chat that blocked the bot or vanished is marked inactive, never deleted: when it comes back
-and subscribes again the flag is cleared (RELIABILITY F10).
+and subscribes again the flag is cleared (RELIABILITY F10). A chat keeps its interface language
+(NULL until chosen: the language of the user who first stored it, then /lang), whether alerts
+show a link preview and whether they arrive silently. A subscription or phrase remembers the
+forum topic (thread) it was made in; making it again from another topic moves it there.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,27 +21,86 @@ class Audience:
     subscribers: dict[str, frozenset[str]]  # topic id → active chat ids
     tracks: dict[str, tuple[str, ...]]  # chat id → phrases
     muted: frozenset[str]
+    prefs: dict[str, ChatPrefs] = field(default_factory=dict)  # chats that set anything
+    threads: dict[tuple[str, str], int] = field(default_factory=dict)  # (chat, topic) → thread
+    track_threads: dict[str, int] = field(default_factory=dict)  # chat → thread of its phrases
 
 
-def ensure_chat(conn: sqlite3.Connection, chat_id: str, kind: str, title: str, now: float) -> None:
+@dataclass(frozen=True, slots=True)
+class ChatPrefs:
+    """What a chat chose: interface language (None: not yet), link previews, silent alerts."""
+
+    language: str | None = None
+    preview: bool = False
+    silent: bool = False
+
+
+def ensure_chat(
+    conn: sqlite3.Connection,
+    chat_id: str,
+    kind: str,
+    title: str,
+    now: float,
+    lang: str | None = None,
+) -> None:
+    """Stores or revives the chat; ``lang`` is kept only when the chat has none yet."""
     conn.execute(
-        "INSERT INTO chats (chat_id, kind, title, created_at) VALUES (?, ?, ?, ?) "
+        "INSERT INTO chats (chat_id, kind, title, created_at, lang) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (chat_id) DO UPDATE SET kind = excluded.kind, title = excluded.title, "
-        "active = 1, deactivated_reason = NULL",
-        (chat_id, kind, title[:200], now),
+        "active = 1, deactivated_reason = NULL, lang = coalesce(chats.lang, excluded.lang)",
+        (chat_id, kind, title[:200], now, lang),
     )
 
 
-def subscribe(conn: sqlite3.Connection, chat_id: str, topic_ids: Iterable[str], now: float) -> int:
+def prefs_of(conn: sqlite3.Connection, chat_id: str) -> ChatPrefs | None:
+    row = conn.execute(
+        "SELECT lang, preview, silent FROM chats WHERE chat_id = ?", (chat_id,)
+    ).fetchone()
+    return None if row is None else ChatPrefs(row[0], bool(row[1]), bool(row[2]))
+
+
+def set_language(conn: sqlite3.Connection, chat_id: str, lang: str) -> None:
+    conn.execute("UPDATE chats SET lang = ? WHERE chat_id = ?", (lang, chat_id))
+
+
+def set_switch(conn: sqlite3.Connection, chat_id: str, setting: str, on: bool) -> None:
+    """Turns ``preview`` or ``silent`` on or off for the chat."""
+    column = {"preview": "preview", "silent": "silent"}[setting]
+    conn.execute(
+        f"UPDATE chats SET {column} = ? WHERE chat_id = ?",  # noqa: S608 (a fixed column name)
+        (int(on), chat_id),
+    )
+
+
+def subscribe(
+    conn: sqlite3.Connection,
+    chat_id: str,
+    topic_ids: Iterable[str],
+    now: float,
+    thread_id: int | None = None,
+) -> int:
+    """Subscribes in ``thread_id``; returns how many were new or moved to this thread."""
     count = 0
     for topic_id in topic_ids:
         cursor = conn.execute(
-            "INSERT INTO subscriptions (chat_id, topic_id, created_at) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (chat_id, topic_id, now),
+            "INSERT INTO subscriptions (chat_id, topic_id, created_at, thread_id) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id, topic_id) DO UPDATE "
+            "SET thread_id = excluded.thread_id WHERE thread_id IS NOT excluded.thread_id",
+            (chat_id, topic_id, now, thread_id),
         )
         count += cursor.rowcount
     return count
+
+
+def forget_thread(conn: sqlite3.Connection, chat_id: str, thread_id: int) -> int:
+    """A deleted forum topic: removes what was bound to it; returns how many rows."""
+    removed = 0
+    for table in ("subscriptions", "tracks"):
+        removed += conn.execute(
+            f"DELETE FROM {table} WHERE chat_id = ? AND thread_id = ?",  # noqa: S608
+            (chat_id, thread_id),
+        ).rowcount
+    return removed
 
 
 def unsubscribe(conn: sqlite3.Connection, chat_id: str, topic_ids: Iterable[str] | None) -> int:
@@ -60,10 +122,13 @@ def subscriptions_of(conn: sqlite3.Connection, chat_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def track(conn: sqlite3.Connection, chat_id: str, phrase: str, now: float) -> bool:
+def track(
+    conn: sqlite3.Connection, chat_id: str, phrase: str, now: float, thread_id: int | None = None
+) -> bool:
     cursor = conn.execute(
-        "INSERT INTO tracks (chat_id, phrase, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-        (chat_id, phrase, now),
+        "INSERT INTO tracks (chat_id, phrase, created_at, thread_id) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        (chat_id, phrase, now, thread_id),
     )
     return cursor.rowcount > 0
 
@@ -128,12 +193,29 @@ def move_chat(conn: sqlite3.Connection, old_chat_id: str, new_chat_id: str) -> N
 
 def load_audience(conn: sqlite3.Connection, now: float) -> Audience:
     subscribers: dict[str, set[str]] = {}
+    threads: dict[tuple[str, str], int] = {}
     rows = conn.execute(
-        "SELECT s.topic_id, s.chat_id FROM subscriptions s LEFT JOIN chats c USING (chat_id) "
-        "WHERE coalesce(c.active, 1) = 1"
+        "SELECT s.topic_id, s.chat_id, s.thread_id FROM subscriptions s "
+        "LEFT JOIN chats c USING (chat_id) WHERE coalesce(c.active, 1) = 1"
     )
-    for topic_id, chat_id in rows:
+    for topic_id, chat_id, thread_id in rows:
         subscribers.setdefault(topic_id, set()).add(chat_id)
+        if thread_id is not None:
+            threads[(chat_id, topic_id)] = int(thread_id)
+    track_threads = {
+        str(chat): int(thread)
+        for chat, thread in conn.execute(
+            "SELECT chat_id, max(thread_id) FROM tracks WHERE thread_id IS NOT NULL "
+            "GROUP BY chat_id"
+        )
+    }
+    prefs = {
+        str(chat): ChatPrefs(lang, bool(preview), bool(silent))
+        for chat, lang, preview, silent in conn.execute(
+            "SELECT chat_id, lang, preview, silent FROM chats WHERE active = 1 "
+            "AND (lang IS NOT NULL OR preview != 0 OR silent != 0)"
+        )
+    }
     muted = frozenset(
         r[0]
         for r in conn.execute(
@@ -144,6 +226,9 @@ def load_audience(conn: sqlite3.Connection, now: float) -> Audience:
         subscribers={k: frozenset(v) for k, v in subscribers.items()},
         tracks=all_tracks(conn),
         muted=muted,
+        prefs=prefs,
+        threads=threads,
+        track_threads=track_threads,
     )
 
 

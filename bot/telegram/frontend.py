@@ -11,7 +11,8 @@ Rules this module enforces:
   it, one "slow down" per window), then :meth:`bot.telegram.gate.Gate.authorize` — the only
   place admin, group-admin and subscription-mode checks live. Edited messages and channel
   posts are not commands.
-- Replies go through :class:`bot.telegram.outgoing.Replier`, paced together with the alerts.
+- Replies go through :class:`bot.telegram.outgoing.Replier`, paced together with the alerts, in
+  the chat's language and into the forum topic the command came from.
 - Errors inside a handler are logged with the token redacted, and the chat gets at most one
   "Something went wrong" per update.
 - Membership changes are :mod:`bot.telegram.membership`'s (it leaves chats it may not stay in).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import traceback
@@ -30,15 +32,8 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import (
-    Bot,
-    BotCommand,
-    BotCommandScopeChat,
-    CallbackQuery,
-    InlineKeyboardMarkup,
-    Update,
-)
-from telegram.error import BadRequest, Conflict, InvalidToken, TelegramError
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -49,13 +44,16 @@ from telegram.ext import (
 
 from bot.config import Config
 from bot.deliver.limits import Pacer
+from bot.i18n import Tr
 from bot.logs import redact
 from bot.store import subs
-from bot.telegram import access, keyboards, membership, replies
+from bot.telegram import access, buttons, keyboards, membership, replies
 from bot.telegram.gate import Gate
-from bot.telegram.handlers import COMMANDS, Command, Need, Request, press_button
+from bot.telegram.handlers import COMMANDS
 from bot.telegram.host import Host
+from bot.telegram.menu import Menus
 from bot.telegram.outgoing import Replier
+from bot.telegram.request import Command, Request, language_of, speaker, thread_of
 
 log = logging.getLogger("vigil.telegram")
 
@@ -90,6 +88,7 @@ class TelegramFrontend:
         # Share the delivery worker's pacer when given: replies and alerts count together.
         rate = host.runtime.config.telegram.rate_per_second
         self.replier = Replier(bot, pacer or Pacer(rate, clock=clock))
+        self.menus = Menus(bot)
         self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self._retry: asyncio.Task[None] | None = None
         self._fatal_reason: str | None = None
@@ -231,22 +230,9 @@ class TelegramFrontend:
         self.host.stop(3, reason)
 
     async def _register_commands(self) -> None:
-        """Users see their commands in the menu; each administrator also sees the admin ones."""
-        users = [BotCommand(c.name, c.description) for c in COMMANDS if c.need is not Need.ADMIN]
-        everything = [BotCommand(c.name, c.description) for c in COMMANDS]
-        try:
-            await self.bot.set_my_commands(users)
-        except InvalidToken:
-            raise
-        except TelegramError as exc:
-            log.warning("setMyCommands failed: %s", self._redact(str(exc)))
-        for admin in self.host.runtime.config.telegram.admins:
-            try:
-                await self.bot.set_my_commands(everything, scope=BotCommandScopeChat(admin))
-            except InvalidToken:
-                raise
-            except TelegramError as exc:  # e.g. the admin never opened a chat with the bot
-                log.info("admin command menu for %d not set: %s", admin, self._redact(str(exc)))
+        """Users see their commands in their language; administrators also see the admin ones."""
+        admins = self.host.runtime.config.telegram.admins
+        await self.menus.register(admins, lambda chat: language_of(self.host.conn, chat))
 
     def _require_app(self) -> Application[Any, Any, Any, Any, Any, Any]:
         if self._app is None:
@@ -274,10 +260,12 @@ class TelegramFrontend:
             message.sender_chat.id if message.sender_chat else None,
             chat.id,
         )
+        thread = thread_of(message)
         refused, warn = self.gate.throttled(actor)
+        tr = speaker(self.host.conn, chat.id, message.from_user)
         if refused:
             if warn:
-                await self.send(chat.id, replies.SLOW_DOWN)
+                await self.send(chat.id, tr.lines(tr(replies.SLOW_DOWN)), thread_id=thread)
             return
         config = self.host.runtime.config
         refusal = await self.gate.authorize(command.need, config, actor, chat.id, chat.type)
@@ -285,11 +273,12 @@ class TelegramFrontend:
             log.info(
                 "refused /%s for user %s", command.name, actor.user_id, extra={"chat_id": chat.id}
             )
-            await self.send(chat.id, refusal)
+            await self.send(chat.id, tr.lines(tr(refusal)), thread_id=thread)
             return
         parts = message.text.split(maxsplit=1)
         args = parts[1].strip() if len(parts) > 1 else ""
-        await command.run(self._request(config, actor, chat.id, chat.type, chat.title or "", args))
+        request = self._request(config, actor, chat.id, chat.type, chat.title or "", tr, thread)
+        await command.run(dataclasses.replace(request, args=args))
 
     def _request(
         self,
@@ -298,10 +287,16 @@ class TelegramFrontend:
         chat_id: int,
         kind: str,
         title: str,
-        args: str = "",
+        tr: Tr,
+        thread_id: int | None,
     ) -> Request:
         async def send(text: str, markup: InlineKeyboardMarkup | None) -> None:
-            await self.send(chat_id, text, markup)
+            await self.send(chat_id, text, markup, thread_id=thread_id)
+
+        admin = access.is_admin(config.telegram, actor)
+
+        async def set_menu(lang: str) -> None:
+            await self.menus.for_chat(chat_id, lang, admin=admin)
 
         return Request(
             host=self.host,
@@ -310,11 +305,14 @@ class TelegramFrontend:
             chat_kind=kind,
             chat_title=title,
             actor=actor,
-            admin=access.is_admin(config.telegram, actor),
-            args=args,
+            admin=admin,
+            args="",
             now=self.wall(),
             tz=ZoneInfo(config.settings.timezone),
             send=send,
+            tr=tr,
+            thread_id=thread_id,
+            set_menu=set_menu,
         )
 
     async def _on_button(self, update: Update, context: Any) -> None:
@@ -324,33 +322,33 @@ class TelegramFrontend:
         message = query.message
         chat_id = message.chat.id if message is not None else query.from_user.id
         actor = access.actor_of(query.from_user.id, None, chat_id)
+        tr = speaker(self.host.conn, chat_id, query.from_user)
         refused, warn = self.gate.throttled(actor)
         if refused:
-            await self._answer(query, replies.SLOW_DOWN if warn else None)
+            await self._answer(query, tr(replies.SLOW_DOWN) if warn else None)
             return
         config = self.host.runtime.config
-        press = keyboards.parse_press(query.data, [t.id for t in config.topics])
+        topic_ids = [t.id for t in config.topics]
+        press = keyboards.parse_press(query.data, topic_ids)
         if press is None or message is None:
-            await self._answer(query, replies.OUT_OF_DATE)
+            await self._answer(query, tr(replies.OUT_OF_DATE))
             return
-        need = Need.SUBSCRIBE if press.action == "sub" else Need.CHANGE
+        followed = subs.subscriptions_of(self.host.conn, str(chat_id))
+        need = buttons.need_of(press, followed, topic_ids)
         refusal = await self.gate.authorize(need, config, actor, chat_id, message.chat.type)
         if refusal is not None:
-            await self._answer(query, refusal)
+            await self._answer(query, tr(refusal))
             return
-        request = self._request(config, actor, chat_id, message.chat.type, message.chat.title or "")
-        await self._answer(query, press_button(request, press))
+        thread = thread_of(message) if isinstance(message, Message) else None
+        title = message.chat.title or ""
+        request = self._request(config, actor, chat_id, message.chat.type, title, tr, thread)
+        request, answer = buttons.press_button(request, press)
+        await self._answer(query, answer)
+        if press.action == "lang":
+            await request.set_menu(request.tr.lang)
         if message.is_accessible:
-            followed = subs.subscriptions_of(self.host.conn, str(chat_id))
-            markup = keyboards.topic_keyboard(config.topics, followed)
-            try:
-                await self.bot.edit_message_reply_markup(
-                    chat_id, message.message_id, reply_markup=markup
-                )
-            except BadRequest as exc:  # "message is not modified" when nothing changed
-                log.debug("keyboard not updated: %s", exc)
-            except TelegramError as exc:
-                log.info("keyboard not updated: %s", self._redact(str(exc)))
+            look = buttons.redraw(request, press)
+            await buttons.edit_in_place(self.bot, chat_id, message.message_id, look)
 
     async def _answer(self, query: CallbackQuery, text: str | None) -> None:
         """Every press is answered, or the user's client shows a spinner for a while."""
@@ -376,14 +374,25 @@ class TelegramFrontend:
         while len(self._apologized) > 1000:
             self._apologized.popitem(last=False)
         if update.callback_query is not None:
-            await self._answer(update.callback_query, replies.SOMETHING_WRONG)
+            query = update.callback_query
+            chat = query.message.chat.id if query.message else query.from_user.id
+            tr = speaker(self.host.conn, chat, query.from_user)
+            await self._answer(query, tr(replies.SOMETHING_WRONG))
         elif update.message is not None:
-            await self.send(update.message.chat.id, replies.SOMETHING_WRONG)
+            message = update.message
+            tr = speaker(self.host.conn, message.chat.id, message.from_user)
+            text = tr.lines(tr(replies.SOMETHING_WRONG))
+            await self.send(message.chat.id, text, thread_id=thread_of(message))
 
     # ------------------------------------------------------------ replies
 
     async def send(
-        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+        self,
+        chat_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> bool:
         """Sends an HTML reply, split if long and paced; False (and logged) if it failed."""
-        return await self.replier.send(chat_id, text, markup)
+        return await self.replier.send(chat_id, text, markup, thread_id=thread_id)

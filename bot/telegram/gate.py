@@ -16,7 +16,7 @@ from telegram.error import TelegramError
 from bot.config import Config
 from bot.logs import redact
 from bot.telegram import access, replies
-from bot.telegram.handlers import Need
+from bot.telegram.request import Need
 
 log = logging.getLogger("vigil.telegram")
 
@@ -37,7 +37,7 @@ class Gate:
     async def authorize(
         self, need: Need, config: Config, actor: access.Actor, chat_id: int, chat_kind: str
     ) -> str | None:
-        """The refusal to show, or None when the actor may do this here. The one access check."""
+        """The refusal (a catalog id) to show, or None when the actor may do this. The one check."""
         admin = access.is_admin(config.telegram, actor)
         if need is Need.ADMIN:
             return None if admin else replies.ADMIN_ONLY

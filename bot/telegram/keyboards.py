@@ -1,9 +1,13 @@
-"""Inline keyboards for choosing topics, and the callback data their buttons carry.
+"""Inline keyboards for choosing topics and the language, and the callback data they carry.
 
-Callback data is ``sub:<topic_id>``, ``unsub:<topic_id>`` or ``sub:*`` (every topic). Anyone can
-send any callback data to a bot (RELIABILITY F9), so a press is acted on only when it parses
-exactly and names a topic configured *now*; stale buttons from before a reload fail the same
-way. Topic ids are at most 32 characters, so the data stays under Telegram's 64-byte limit.
+Callback data is ``sub:<topic_id>``, ``unsub:<topic_id>`` or ``sub:*`` (every topic) under the
+/start message, whose keyboard is redrawn on a press; ``tog:<topic_id>`` or ``tog:*`` under the
+/topics message, where a press follows or leaves the topic and redraws the whole message (text
+and keyboard, one edit, no new message); ``lang:<code>`` under the /lang message. Anyone can send
+any callback data to a bot (RELIABILITY F9), so a press is acted on only when it parses exactly
+and names a topic configured *now* or one of the four languages; stale buttons from before a
+reload fail the same way. Topic ids are at most 32 characters, so the data stays under
+Telegram's 64-byte limit.
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ from typing import Literal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.config import Topic
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Tr
 
 ALL = "*"
 MAX_TOPIC_BUTTONS = 60  # Telegram refuses very large keyboards; /subscribe covers the rest
 CHECK = "✓ "
 MAX_LABEL = 60
+ALL_TOPICS = N_("All topics")
+
+Action = Literal["sub", "unsub", "tog", "lang"]
 
 
 def _label(name: str) -> str:
@@ -30,44 +38,59 @@ def _label(name: str) -> str:
 class Press:
     """A validated button press."""
 
-    action: Literal["sub", "unsub"]
-    topic_id: str  # a configured topic id, or ALL (only with "sub")
+    action: Action
+    topic_id: str = ""  # a configured topic id, or ALL (sub and tog); empty for lang
+    language: str = ""  # one of LANGUAGES, for lang
 
 
-def callback_data(action: Literal["sub", "unsub"], topic_id: str) -> str:
-    return f"{action}:{topic_id}"
+def callback_data(action: Action, value: str) -> str:
+    return f"{action}:{value}"
 
 
 def parse_press(data: str | None, topic_ids: Collection[str]) -> Press | None:
     """The press, or None when the data is forged, malformed or refers to no current topic."""
     if not data:
         return None
-    action, sep, topic_id = data.partition(":")
+    action, sep, value = data.partition(":")
     if not sep:
         return None
-    if action == "sub" and topic_id == ALL:
-        return Press("sub", ALL)
-    if action == "sub" and topic_id in topic_ids:
-        return Press("sub", topic_id)
-    if action == "unsub" and topic_id in topic_ids:
-        return Press("unsub", topic_id)
+    if action == "lang":
+        return Press("lang", language=value) if value in LANGUAGES else None
+    if action in ("sub", "tog") and value == ALL:
+        return Press(action, ALL)  # type: ignore[arg-type]  # narrowed by the test above
+    if action in ("sub", "unsub", "tog") and value in topic_ids:
+        return Press(action, value)  # type: ignore[arg-type]
     return None
 
 
-def topic_keyboard(topics: Sequence[Topic], subscribed: Collection[str]) -> InlineKeyboardMarkup:
-    """One button per topic (✓ when followed: pressing it unsubscribes), then "All topics"."""
+def topic_keyboard(
+    topics: Sequence[Topic], subscribed: Collection[str], tr: Tr, *, toggle: bool = False
+) -> InlineKeyboardMarkup:
+    """One button per topic (✓ when followed), then "All topics".
+
+    Under /start a followed topic's button unsubscribes (``unsub:``) and the others subscribe;
+    with ``toggle`` (under /topics) every button toggles (``tog:``).
+    """
     rows: list[list[InlineKeyboardButton]] = []
     for topic in topics[:MAX_TOPIC_BUTTONS]:
-        if topic.id in subscribed:
-            button = InlineKeyboardButton(
-                CHECK + _label(topic.name), callback_data=callback_data("unsub", topic.id)
-            )
-        else:
-            button = InlineKeyboardButton(
-                _label(topic.name), callback_data=callback_data("sub", topic.id)
-            )
-        rows.append([button])
+        followed = topic.id in subscribed
+        label = (CHECK if followed else "") + _label(topic.label(tr.lang))
+        action: Action = "tog" if toggle else ("unsub" if followed else "sub")
+        rows.append([InlineKeyboardButton(label, callback_data=callback_data(action, topic.id))])
     every = all(t.id in subscribed for t in topics)
-    label = (CHECK if every and topics else "") + "All topics"
-    rows.append([InlineKeyboardButton(label, callback_data=callback_data("sub", ALL))])
+    label = (CHECK if every and topics else "") + tr(ALL_TOPICS)
+    action = "tog" if toggle else "sub"
+    rows.append([InlineKeyboardButton(label, callback_data=callback_data(action, ALL))])
     return InlineKeyboardMarkup(rows)
+
+
+def language_keyboard(current: str) -> InlineKeyboardMarkup:
+    """One button per language, each named in itself; ✓ on the one in use."""
+    buttons = [
+        InlineKeyboardButton(
+            (CHECK if code == current else "") + LANGUAGE_NAMES[code],
+            callback_data=callback_data("lang", code),
+        )
+        for code in LANGUAGES
+    ]
+    return InlineKeyboardMarkup([buttons[:2], buttons[2:]])

@@ -1,7 +1,9 @@
 """What the bot does when it is added to, removed from or blocked in a chat.
 
 Rules: blocked or removed, the chat is deactivated like a 403 on delivery; added to a group or
-channel it was not allowed into (RELIABILITY F6), the bot leaves at once.
+channel it was not allowed into (RELIABILITY F6), the bot leaves at once. A chat the bot may
+stay in is stored in the language of whoever added it (their Telegram ``language_code``; /lang
+changes it).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 from telegram import Bot, ChatMember, ChatMemberUpdated
 from telegram.error import TelegramError
 
+from bot.i18n import pick_language
 from bot.logs import redact
 from bot.store import subs
 from bot.store.db import transaction
@@ -42,8 +45,9 @@ async def on_change(host: Host, bot: Bot, change: ChatMemberUpdated, now: float)
     config = host.runtime.config
     adder = access.actor_of(change.from_user.id, None, chat.id)
     if access.may_stay(config, chat.id, chat.username, adder):
+        lang = pick_language(change.from_user.language_code)
         with transaction(host.conn):
-            subs.ensure_chat(host.conn, key, chat.type, chat.title or "", now)
+            subs.ensure_chat(host.conn, key, chat.type, chat.title or "", now, lang)
         log.info("added to a %s by user %d", chat.type, adder.user_id, extra={"chat_id": key})
         return
     log.warning(

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from bot.deliver.limits import is_group
 from bot.deliver.sender import SendResult, Status
+from bot.i18n import N_, Tr, translator
 from bot.model import ErrorKind, Outcome
 from bot.pipeline import PollReport
 from bot.store import feeds as feed_rows
@@ -43,12 +44,24 @@ PREFIX = "notice:"
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """Tell `text` under `key` unless told; `clear` forgets keys starting with `key` instead."""
+    """Tell `message` under `key` unless told; `clear` forgets keys starting with `key` instead.
+
+    `message` and `recovered` are catalog ids, said in each admin's language with `values`.
+    """
 
     key: str
-    text: str = ""
+    message: str = ""
+    values: tuple[tuple[str, str], ...] = ()
     clear: bool = False
     recovered: str = ""  # sent on clear, only when the notice had been told
+
+    def say(self, tr: Tr, message: str | None = None) -> str:
+        """The notice (or its recovery, with ``message``) as plain text in ``tr``'s language."""
+        return tr.lines(tr(self.message if message is None else message, **dict(self.values)))
+
+    @property
+    def text(self) -> str:
+        return self.say(translator(None))
 
 
 # ---------------------------------------------------------------- the texts (pure)
@@ -57,9 +70,12 @@ class Notice:
 def feed_failing(feed_id: str, errors: int, kind: str, error: str) -> Notice:
     return Notice(
         f"feed:{feed_id}",
-        f"Vigil: feed {feed_id} has failed {errors} polls in a row ({kind}: {error[:300]}). "
-        "It is retried with growing pauses; its statements are not being seen. "
-        "`vigil status` shows the details.",
+        N_(
+            "Vigil: feed {feed} has failed {errors} polls in a row ({kind}: {error}). "
+            "It is retried with growing pauses; its statements are not being seen. "
+            "`vigil status` shows the details."
+        ),
+        (("feed", feed_id), ("errors", str(errors)), ("kind", kind), ("error", error[:300])),
     )
 
 
@@ -67,21 +83,32 @@ def layout_changed(feed_id: str, error: str) -> Notice:
     """Told at once: alerts are held until a person looks (the message says what to run)."""
     return Notice(
         f"feed:{feed_id}",
-        f"Vigil: the page of source {feed_id} changed its layout; its alerts are held. "
-        f"{error[:600]} (`vigil probe {feed_id}` shows what Vigil reads now; "
-        f"`vigil rebaseline {feed_id}` accepts it.)",
+        N_(
+            "Vigil: the page of source {feed} changed its layout; its alerts are held. "
+            "{error} (`vigil probe {feed}` shows what Vigil reads now; "
+            "`vigil rebaseline {feed}` accepts it.)"
+        ),
+        (("feed", feed_id), ("error", error[:600])),
     )
 
 
 def feed_recovered(feed_id: str) -> Notice:
-    return Notice(f"feed:{feed_id}", clear=True, recovered=f"Vigil: feed {feed_id} works again.")
+    return Notice(
+        f"feed:{feed_id}",
+        values=(("feed", feed_id),),
+        clear=True,
+        recovered=N_("Vigil: feed {feed} works again."),
+    )
 
 
 def flood_wait(seconds: float) -> Notice:
     return Notice(
         "flood",
-        f"Vigil: Telegram asked the bot to wait {seconds:.0f}s before sending again (429). "
-        "Alerts stay queued and go out, oldest first, when the wait is over.",
+        N_(
+            "Vigil: Telegram asked the bot to wait {seconds}s before sending again (429). "
+            "Alerts stay queued and go out, oldest first, when the wait is over."
+        ),
+        (("seconds", f"{seconds:.0f}"),),
     )
 
 
@@ -92,9 +119,24 @@ def flood_over() -> Notice:
 def chat_gone(chat_id: str, reason: str) -> Notice:
     return Notice(
         f"chat:{chat_id}",
-        f"Vigil: chat {chat_id} can no longer receive alerts ({reason[:200]}); it was "
-        "unsubscribed and its queued alerts dropped. Add the bot back (with the right to post) "
-        "and subscribe again, or remove the chat from feeds.yaml.",
+        N_(
+            "Vigil: chat {chat} can no longer receive alerts ({reason}); it was "
+            "unsubscribed and its queued alerts dropped. Add the bot back (with the right to "
+            "post) and subscribe again, or remove the chat from feeds.yaml."
+        ),
+        (("chat", chat_id), ("reason", reason[:200])),
+    )
+
+
+def thread_gone(chat_id: str, thread_id: int, reason: str) -> Notice:
+    return Notice(
+        f"thread:{chat_id}:{thread_id}",
+        N_(
+            "Vigil: forum topic {thread} of chat {chat} is gone ({reason}); what was subscribed "
+            "there was removed and its queued alerts dropped. Subscribe again from another "
+            "topic, or change the channel's thread in feeds.yaml."
+        ),
+        (("thread", str(thread_id)), ("chat", chat_id), ("reason", reason[:200])),
     )
 
 
@@ -102,8 +144,11 @@ def reload_refused(message: str) -> Notice:
     digest = hashlib.sha256(message.encode()).hexdigest()[:12]
     return Notice(
         f"reload:{digest}",
-        "Vigil: the edited feeds.yaml was refused; the previous configuration keeps running.\n"
-        + message[:3000],
+        N_(
+            "Vigil: the edited feeds.yaml was refused; the previous configuration keeps "
+            "running.\n{problems}"
+        ),
+        (("problems", message[:3000]),),
     )
 
 
@@ -129,6 +174,8 @@ def notice_for_send(chat_id: str, result: SendResult) -> Notice | None:
     if result.status is Status.RATE_LIMITED:
         wait = result.retry_after or 0.0
         return flood_wait(wait) if wait >= LONG_FLOOD_WAIT else None
+    if result.status is Status.THREAD_GONE and result.thread_id is not None:
+        return thread_gone(chat_id, result.thread_id, result.error)
     if result.status is Status.GONE and is_group(chat_id):
         # A private user who blocks the bot is their own choice, not the operator's problem.
         return chat_gone(chat_id, result.error)
@@ -148,10 +195,12 @@ class AdminNotices:
         conn: sqlite3.Connection,
         send: Callable[[int, str], Awaitable[bool]],
         admins: Callable[[], tuple[int, ...]],
+        language_of: Callable[[int], str | None] = lambda admin: None,
     ) -> None:
         self.conn = conn
         self.send = send
         self.admins = admins
+        self.language_of = language_of  # an admin's chosen interface language
         # A clear carries the told keys it removes: they leave `_told` when posted, so a tell
         # posted right after it (a reload refused again after one accepted) is not skipped.
         self._queue: asyncio.Queue[tuple[Notice, tuple[str, ...]]] = asyncio.Queue(QUEUE_MAX)
@@ -233,7 +282,7 @@ class AdminNotices:
         log.warning("admin notice: %s", notice.text)
         if not admins:
             return
-        told = [admin for admin in admins if await self.send(admin, notice.text)]
+        told = [admin for admin in admins if await self.send(admin, self._say(notice, admin))]
         if told:
             with transaction(self.conn):
                 runtime_rows.put(self.conn, PREFIX + notice.key, "told")
@@ -244,6 +293,13 @@ class AdminNotices:
             for key in keys:
                 runtime_rows.delete(self.conn, PREFIX + key)
         if notice.recovered:
-            log.info("admin notice: %s", notice.recovered)
+            log.info("admin notice: %s", notice.say(translator(None), notice.recovered))
             for admin in self.admins():
-                await self.send(admin, notice.recovered)
+                await self.send(admin, self._say(notice, admin, notice.recovered))
+
+    def _say(self, notice: Notice, admin: int, message: str | None = None) -> str:
+        try:
+            lang = self.language_of(admin)
+        except sqlite3.Error:
+            lang = None
+        return notice.say(translator(lang), message)

@@ -39,18 +39,26 @@ class Replier:
         return redact(text, (self.bot.token,))
 
     async def send(
-        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+        self,
+        chat_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> bool:
-        """Sends an HTML reply, split if long and paced; False (and logged) if it failed."""
+        """Sends an HTML reply, split if long and paced; False (and logged) if it failed.
+
+        ``thread_id`` is the forum topic the command came from: the answer goes there too.
+        """
         parts = split_message(text)
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            if not await self._send_part(chat_id, part, markup if last else None):
+            if not await self._send_part(chat_id, part, markup if last else None, thread_id):
                 return False
         return True
 
     async def _send_part(
-        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, thread_id: int | None
     ) -> bool:
         for attempt in range(2):
             delay = self.pacer.reserve(str(chat_id), MAX_REPLY_WAIT)
@@ -66,6 +74,7 @@ class Replier:
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup,
                     link_preview_options=self._no_preview,
+                    message_thread_id=thread_id,
                 )
             except RetryAfter as exc:
                 wait = retry_seconds(exc)

@@ -1,6 +1,8 @@
 """The texts of Vigil's command replies: pure functions from values to Telegram HTML.
 
 Rules:
+- Every word is said through a :class:`bot.i18n.Tr` (the chat's language); the constants below
+  are message ids marked with ``N_`` and translated where they are shown.
 - Replies use HTML parse mode, and every piece of text that comes from a user, a feed or the
   config goes through :func:`esc` (``html.escape``), so nobody can inject markup or break the
   message (RELIABILITY F3, G3). Only Telegram's tags are used: ``b``, ``i``, ``code``, ``a``.
@@ -14,27 +16,28 @@ from __future__ import annotations
 import difflib
 import html
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 
 from bot.config import Config, Topic
-from bot.store.feeds import FeedRow
+from bot.i18n import LANGUAGE_NAMES, N_, Tr
 from bot.store.items import RecentMatch
-from bot.store.outbox import Backlog
 
 MAX_MESSAGE = 4096
 ECHO_LIMIT = 64
 _OPENING_TAG = re.compile(r"<(?!/)")
 MAX_LISTED_FEEDS = 30
 
-SLOW_DOWN = "Slow down — try again in a few seconds."
-ADMIN_ONLY = "This command is for Vigil's administrators."
-GROUP_ADMIN_ONLY = "Only this group's administrators can change what Vigil sends here."
-SUBSCRIPTIONS_CLOSED = "Subscriptions are closed on this Vigil. Ask its administrators."
-NOT_ALLOWED = "Subscriptions on this Vigil are by invitation. Ask its administrators to add you."
-SOMETHING_WRONG = "Something went wrong. Please try again later."
-OUT_OF_DATE = "This button is out of date."
-FULL = "Vigil has reached its limit of subscribed chats. Ask its administrators."
+SLOW_DOWN = N_("Slow down — try again in a few seconds.")
+ADMIN_ONLY = N_("This command is for Vigil's administrators.")
+GROUP_ADMIN_ONLY = N_("Only this group's administrators can change what Vigil sends here.")
+SUBSCRIPTIONS_CLOSED = N_("Subscriptions are closed on this Vigil. Ask its administrators.")
+NOT_ALLOWED = N_(
+    "Subscriptions on this Vigil are by invitation. Ask its administrators to add you."
+)
+SOMETHING_WRONG = N_("Something went wrong. Please try again later.")
+OUT_OF_DATE = N_("This button is out of date.")
+FULL = N_("Vigil has reached its limit of subscribed chats. Ask its administrators.")
 
 
 def esc(text: str) -> str:
@@ -90,99 +93,133 @@ def _cut_line(line: str, limit: int) -> list[str]:
     return pieces
 
 
-def when(ts: float | None, tz: tzinfo) -> str:
+def when(ts: float | None, tz: tzinfo, tr: Tr) -> str:
     if ts is None:
-        return "never"
+        return tr("never")
     return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def span(seconds: float) -> str:
-    """A rough human duration: 45s, 12m, 3h 5m, 2d 4h."""
+def span(seconds: float, tr: Tr) -> str:
+    """A rough human duration: 45s, 12m, 3h 5m, 2d 4h (in the chat's units)."""
     seconds = max(0, int(seconds))
     if seconds < 60:
-        return f"{seconds}s"
+        return tr("{n}s", n=seconds)
     minutes = seconds // 60
     if minutes < 60:
-        return f"{minutes}m"
+        return tr("{n}m", n=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+        return tr("{h}h {m}m", h=hours, m=minutes) if minutes else tr("{h}h", h=hours)
     days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
+    return tr("{d}d {h}h", d=days, h=hours) if hours else tr("{d}d", d=days)
 
 
-def topic_line(topic: Topic, followed: bool) -> str:
+def topic_line(topic: Topic, followed: bool, tr: Tr) -> str:
     mark = "✓ " if followed else ""
-    return f"{mark}<b>{esc(topic.name)}</b> — <code>{esc(topic.id)}</code>"
+    name = tr.value(f"<b>{esc(topic.label(tr.lang))}</b>")
+    return f"{mark}{name} — {tr.value(f'<code>{esc(topic.id)}</code>')}"
 
 
-def welcome(config: Config, subscribed: Iterable[str]) -> str:
+def welcome(config: Config, subscribed: Iterable[str], tr: Tr) -> str:
     followed = set(subscribed)
     names = [f.name for f in config.feeds[:MAX_LISTED_FEEDS]]
     more = len(config.feeds) - len(names)
-    sources = ", ".join(esc(n) for n in names) + (f" and {more} more" if more > 0 else "")
+    sources = tr.join(tr.value(esc(n)) for n in names)
+    if more > 0:
+        sources = tr("{sources} and {more} more", sources=sources, more=more)
     count = len(config.feeds)
     lines = [
-        "<b>Vigil</b> watches the public statements of "
-        f"{count} source{'s' if count != 1 else ''}: {sources}.",
-        "When a new statement mentions a topic you follow, you get a message here.",
+        tr.plural(
+            "<b>Vigil</b> watches the public statements of {n} source: {sources}.",
+            "<b>Vigil</b> watches the public statements of {n} sources: {sources}.",
+            count,
+            sources=sources,
+        ),
+        tr("When a new statement mentions a topic you follow, you get a message here."),
         "",
-        "<b>Topics</b>",
+        tr("<b>Topics</b>"),
     ]
-    lines.extend(f"• {topic_line(t, t.id in followed)}" for t in config.topics)
+    lines.extend(f"• {topic_line(t, t.id in followed, tr)}" for t in config.topics)
     lines += [
         "",
-        "Tap a topic below to follow it, or send /subscribe TOPIC. "
-        "/track PHRASE follows your own keyword over every source. /help lists every command.",
+        tr(
+            "Tap a topic below to follow it, or send {subscribe}. {track} follows your own "
+            "keyword over every source. {help} lists every command. {lang} changes the language.",
+            subscribe="/subscribe TOPIC",
+            track="/track PHRASE",
+            help="/help",
+            lang="/lang",
+        ),
     ]
     return "\n".join(lines)
 
 
 def help_text(
-    commands: Sequence[tuple[str, str]], admin_commands: Sequence[tuple[str, str]]
+    tr: Tr, commands: Sequence[tuple[str, str]], admin_commands: Sequence[tuple[str, str]]
 ) -> str:
-    """``commands`` are (syntax, what it does); admin ones are shown only to administrators."""
-    lines = ["<b>Commands</b>"]
-    lines.extend(f"{esc(syntax)} — {esc(what)}" for syntax, what in commands)
+    """``commands`` are (syntax, message id of what it does); admin ones only for admins."""
+    lines = [tr("<b>Commands</b>")]
+    lines.extend(f"{tr.value(esc(syntax))} — {esc(tr(what))}" for syntax, what in commands)
     if admin_commands:
-        lines += ["", "<b>Administrators</b>"]
-        lines.extend(f"{esc(syntax)} — {esc(what)}" for syntax, what in admin_commands)
+        lines += ["", tr("<b>Administrators</b>")]
+        lines.extend(
+            f"{tr.value(esc(syntax))} — {esc(tr(what))}" for syntax, what in admin_commands
+        )
     lines += [
         "",
-        "TOPIC is a topic id from /topics, or <code>all</code>. DURATION is like 30m, 2h or 1d.",
-        "A PHRASE matches whole words, ignoring case and accents; <code>tortur*</code> matches a "
-        "word prefix; <code>re:PATTERN</code> is a regular expression.",
+        tr(
+            "TOPIC is a topic id from {topics}, or {all}. DURATION is like 30m, 2h or 1d.",
+            topics="/topics",
+            all="<code>all</code>",
+        ),
+        tr(
+            "A PHRASE matches whole words, ignoring case and accents; {prefix} matches a word "
+            "prefix; {regex} is a regular expression.",
+            prefix="<code>tortur*</code>",
+            regex="<code>re:PATTERN</code>",
+        ),
     ]
     return "\n".join(lines)
 
 
-def topics_text(config: Config, subscribed: Iterable[str]) -> str:
+def topics_text(config: Config, subscribed: Iterable[str], tr: Tr) -> str:
     followed = set(subscribed)
     if not config.topics:
-        return "No topics are configured."
-    lines = ["<b>Topics</b> (✓ = this chat follows it)"]
+        return tr("No topics are configured.")
+    lines = [tr("<b>Topics</b> (✓ = this chat follows it)")]
     for topic in config.topics:
-        sample = ", ".join(esc(k) for k in topic.keywords[:3])
-        lines.append(f"{topic_line(topic, topic.id in followed)}")
-        lines.append(f"    e.g. {sample}")
-    lines += ["", "Follow one with /subscribe TOPIC, or all with /subscribe all."]
+        sample = tr.join(tr.value(esc(k)) for k in topic.keywords[:3])
+        lines.append(topic_line(topic, topic.id in followed, tr))
+        lines.append("    " + tr("e.g. {sample}", sample=sample))
+    lines += [
+        "",
+        tr(
+            "Tap a topic to follow or leave it, or send {subscribe} or {all}.",
+            subscribe="/subscribe TOPIC",
+            all="/subscribe all",
+        ),
+    ]
     return "\n".join(lines)
 
 
-def unknown_topic(raw: str, topic_ids: Sequence[str]) -> str:
+def unknown_topic(raw: str, topic_ids: Sequence[str], tr: Tr) -> str:
     guess = difflib.get_close_matches(raw.lower(), list(topic_ids), n=1, cutoff=0.6)
-    hint = f" Did you mean <code>{esc(guess[0])}</code>?" if guess else ""
-    return f"Unknown topic <code>{echo(raw)}</code>.{hint} Try /topics"
+    text = tr("Unknown topic {topic}.", topic=f"<code>{echo(raw)}</code>")
+    if guess:
+        text += " " + tr("Did you mean {topic}?", topic=f"<code>{esc(guess[0])}</code>")
+    return text + " " + tr("Try {topics}", topics="/topics")
 
 
-def topic_names(config: Config, topic_ids: Iterable[str]) -> str:
+def topic_names(config: Config, topic_ids: Iterable[str], tr: Tr) -> str:
     names = []
     for topic_id in topic_ids:
         try:
-            names.append(f"<b>{esc(config.topic(topic_id).name)}</b>")
+            names.append(tr.value(f"<b>{esc(config.topic(topic_id).label(tr.lang))}</b>"))
         except KeyError:
-            names.append(f"<code>{esc(topic_id)}</code> (no longer configured)")
-    return ", ".join(names)
+            names.append(
+                tr("{topic} (no longer configured)", topic=f"<code>{esc(topic_id)}</code>")
+            )
+    return tr.join(names)
 
 
 def list_text(
@@ -192,97 +229,81 @@ def list_text(
     muted_until: float | None,
     now: float,
     tz: tzinfo,
+    tr: Tr,
 ) -> str:
-    lines = ["<b>This chat follows</b>"]
+    lines = [tr("<b>This chat follows</b>")]
     if topic_ids:
-        lines.extend(f"• {topic_names(config, [t])}" for t in topic_ids)
+        lines.extend(f"• {topic_names(config, [t], tr)}" for t in topic_ids)
     else:
-        lines.append("no topics — see /topics")
-    lines += ["", "<b>Tracked phrases</b>"]
+        lines.append(tr("no topics — see {topics}", topics="/topics"))
+    lines += ["", tr("<b>Tracked phrases</b>")]
     if phrases:
-        lines.extend(f"• <code>{esc(p)}</code>" for p in phrases)
+        lines.extend(f"• {tr.value(f'<code>{esc(p)}</code>')}" for p in phrases)
     else:
-        lines.append("none — add one with /track PHRASE")
+        lines.append(tr("none — add one with {track}", track="/track PHRASE"))
     lines.append("")
     if muted_until is not None and muted_until > now:
-        lines.append(f"Muted until {esc(when(muted_until, tz))} (/unmute to resume).")
+        until = esc(when(muted_until, tz, tr))
+        lines.append(tr("Muted until {until} ({unmute} to resume).", until=until, unmute="/unmute"))
     else:
-        lines.append("Alerts are on.")
+        lines.append(tr("Alerts are on."))
     return "\n".join(lines)
 
 
 def recent_text(
-    config: Config, matches: Sequence[RecentMatch], tz: tzinfo, topic: Topic | None
+    config: Config, matches: Sequence[RecentMatch], tz: tzinfo, topic: Topic | None, tr: Tr
 ) -> str:
-    scope = f" for <b>{esc(topic.name)}</b>" if topic else ""
+    name = f"<b>{esc(topic.label(tr.lang))}</b>" if topic else ""
     if not matches:
-        return f"No matching statements yet{scope}."
-    lines = [f"<b>Latest matching statements</b>{scope}"]
+        if topic:
+            return tr("No matching statements yet for {topic}.", topic=name)
+        return tr("No matching statements yet.")
+    if topic:
+        lines = [tr("<b>Latest matching statements</b> for {topic}", topic=name)]
+    else:
+        lines = [tr("<b>Latest matching statements</b>")]
     for match in matches:
         try:
             source = config.feed(match.feed_id).name
         except KeyError:
             source = match.feed_id
-        date = when(match.published_at or match.first_seen_at, tz)
-        title = esc(match.title.strip() or "(untitled)")
+        date = when(match.published_at or match.first_seen_at, tz, tr)
+        title = esc(match.title.strip() or tr("(untitled)"))
         lines.append("")
         link = match.link or ""
         if link.startswith(("https://", "http://")):
-            lines.append(f'<a href="{esc(link)}">{title}</a>')
+            lines.append(tr.value(f'<a href="{esc(link)}">{title}</a>'))
         else:
-            lines.append(f"<b>{title}</b>")
-        lines.append(f"{esc(source)} · {esc(date)}")
+            lines.append(tr.value(f"<b>{title}</b>"))
+        lines.append(f"{tr.value(esc(source))} · {tr.value(esc(date))}")
     return "\n".join(lines)
 
 
-def status_text(
-    config: Config,
-    rows: Sequence[FeedRow],
-    backlog: Backlog,
-    chats: tuple[int, int],
-    now: float,
-    tz: tzinfo,
-    awaiting: Mapping[str, int] | None = None,
-    article_errors: Mapping[str, tuple[str, float]] | None = None,
-) -> str:
-    """``awaiting``: items per feed waiting for their page's text; ``article_errors``: the
-    last article error per feed (message, when)."""
-    by_id = {row.feed_id: row for row in rows}
-    failing = 0
-    lines = ["<b>Feeds</b>"]
-    for feed in config.feeds:
-        row = by_id.get(feed.id)
-        name = f"<code>{esc(feed.id)}</code>"
-        if row is None or (row.last_success_at is None and not row.consecutive_errors):
-            lines.append(f"• {name}: not polled yet")
-            continue
-        if row.consecutive_errors:
-            failing += 1
-            kind = esc(row.last_error_kind or "error")
-            lines.append(f"• {name}: <b>failing</b> ({kind}, {row.consecutive_errors} in a row)")
-            if row.last_error:
-                lines.append(f"    {echo(row.last_error, 200)}")
-        else:
-            lines.append(f"• {name}: ok")
-        due = row.next_poll_at - now
-        next_poll = "due now" if due <= 0 else f"in {span(due)}"
-        lines.append(
-            f"    last success {esc(when(row.last_success_at, tz))}; next poll {next_poll}"
+def language_text(current: str, tr: Tr) -> str:
+    """The /lang answer: the language in use and how to change it."""
+    return "\n".join(
+        [
+            tr(
+                "This chat reads Vigil in {language}.",
+                language=f"<b>{LANGUAGE_NAMES[current]}</b>",
+            ),
+            tr(
+                "Tap a language below, or send {command}.",
+                command="<code>/lang ar</code>, <code>/lang en</code>, <code>/lang fr</code>, "
+                "<code>/lang nl</code>",
+            ),
+        ]
+    )
+
+
+def switch_text(setting: str, on: bool, tr: Tr) -> str:
+    """The answer of /preview and /silent."""
+    if setting == "preview":
+        if on:
+            return tr("Alerts in this chat now show a preview of the linked page.")
+        return tr("Alerts in this chat no longer show a link preview.")
+    if on:
+        return tr(
+            "Alerts in this chat now arrive without a notification sound, except for urgent topics."
         )
-        waiting = (awaiting or {}).get(feed.id, 0)
-        article_error = (article_errors or {}).get(feed.id)
-        if waiting or article_error:
-            note = f"    {waiting} waiting for their text"
-            if article_error:
-                note += f"; last article error: {echo(article_error[0], 160)}"
-            lines.append(note)
-    lines.insert(1, f"{len(config.feeds)} feeds, {failing} failing")
-    lines += ["", "<b>Outbox</b>"]
-    pending = f"{backlog.pending} pending"
-    if backlog.oldest_created_at is not None:
-        pending += f", oldest {span(now - backlog.oldest_created_at)} old"
-    lines.append(pending)
-    lines.append(f"{backlog.sent} sent, {backlog.failed} failed, {backlog.dropped} dropped")
-    active, inactive = chats
-    lines += ["", "<b>Subscribers</b>", f"{active} chats subscribed, {inactive} gone"]
-    return "\n".join(lines)
+    return tr("Alerts in this chat now arrive with a notification.")

@@ -22,11 +22,12 @@ import pytest
 
 from bot import commands
 from bot.fetch import Fetcher, FetchPolicy
+from bot.i18n import translator
 from bot.model import ErrorKind, Outcome
 from bot.pipeline.schedule import DAY
 from bot.store import outbox
 from bot.store import subs as sub_rows
-from bot.telegram.replies import status_text
+from bot.telegram.status import status_text
 from tests.reliability.test_feeds_A import Rig, entry, open_rig
 from tests.servers.botapi import visible_text
 from tests.servers.feeds import FeedServer, rss
@@ -171,6 +172,7 @@ async def test_b15_persistent_failure_backs_off_and_is_reported(
         sub_rows.count_chats(rig.conn),
         time.time(),
         ZoneInfo("UTC"),
+        translator("en"),
     )
     shown = visible_text(text, "HTML")
     assert "failing (http_status, 5 in a row)" in shown

@@ -27,10 +27,11 @@ import telegram
 from telegram.error import InvalidToken
 
 from bot.config import parse_config
+from bot.i18n import translator
 from bot.logs import RedactingFilter, TextFormatter, redact, setup_logging
 from bot.store.feeds import FeedRow
 from bot.store.outbox import Backlog
-from bot.telegram.replies import status_text
+from bot.telegram.status import status_text
 from tests.conftest import TOKEN, make_config, vigil_cmd
 from tests.reliability.test_config_E import VALID
 from tests.servers.botapi import BotApiServer, BotApiServerThread, visible_text
@@ -289,7 +290,13 @@ def test_g3_admin_status_escapes_hostile_error_text() -> None:
         alerts_queued=0,
     )
     text = status_text(
-        config, [row], Backlog(0, None, 0, 0, 0), (0, 0), time.time(), ZoneInfo("UTC")
+        config,
+        [row],
+        Backlog(0, None, 0, 0, 0),
+        (0, 0),
+        time.time(),
+        ZoneInfo("UTC"),
+        translator("en"),
     )
     shown = visible_text(text, "HTML")
     assert "<script>alert(1)</script>" in shown  # shown literally, not as markup

@@ -27,7 +27,7 @@ from telegram.request import HTTPXRequest
 
 from bot.config import parse_config
 from bot.deliver.limits import Pacer
-from bot.deliver.sender import SendResult, Status
+from bot.deliver.sender import DEFAULT_OPTIONS, SendOptions, SendResult, Status
 from bot.deliver.telegram import TelegramSender, api_urls, make_bot
 from bot.deliver.worker import MAX_RETRY_DELAY, DeliveryWorker
 from bot.fetch import Fetcher
@@ -356,11 +356,13 @@ async def test_C11_too_long_is_never_rendered_and_truncated_if_refused(
         outbox.enqueue(
             conn,
             item_id=item_id,
-            chat_ids=["16", "17"],
+            # a plain copy longer than Telegram allows
+            deliveries=[
+                outbox.Delivery(c, rendered.html, rendered.plain + "P" * 10_000)
+                for c in ["16", "17"]
+            ],
             statement_key="s0",
             topics=["caesar"],
-            text_html=rendered.html,
-            text_plain=rendered.plain + "P" * 10_000,  # a plain copy longer than Telegram allows
             now=1,
         )
     botapi.fail(kind="400_too_long", chat_id="17", times=1)
@@ -543,9 +545,11 @@ class StoreFailsAfterSend:
         self.armed = True
         self.broken = asyncio.Event()
 
-    async def send(self, chat_id: str, html: str, plain: str) -> SendResult:
+    async def send(
+        self, chat_id: str, html: str, plain: str, options: SendOptions = DEFAULT_OPTIONS
+    ) -> SendResult:
         """Sends for real, then breaks the store once."""
-        result = await self.inner.send(chat_id, html, plain)
+        result = await self.inner.send(chat_id, html, plain, options)
         if self.armed and result.status is Status.SENT:
             self.armed = False
             self.conn.execute("PRAGMA query_only = ON")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-import bot.telegram.handlers
+import bot.telegram.request
 from bot.config import parse_config
 from bot.store import subs
 from bot.store.db import connect, transaction
@@ -75,7 +75,7 @@ async def test_F2_many_accounts_hit_the_global_cap(
     tmp_path: Path, botapi: BotApiServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """F2: past the cap of subscribed chats new accounts are refused; /start stores nothing."""
-    monkeypatch.setattr(bot.telegram.handlers, "MAX_CHATS", 3)
+    monkeypatch.setattr(bot.telegram.request, "MAX_CHATS", 3)
     host = make_host(tmp_path)
     async with running(botapi, host):
         for user in range(5001, 5011):
@@ -364,6 +364,14 @@ async def test_sql_like_arguments_are_plain_text(
         "unsub:",
         "sub",
         "drop:cat",
+        "tog:nope",
+        "tog:",
+        "tog:cat:x",
+        "unsub:*:t",
+        "lang:de",
+        "lang:AR",
+        "lang:",
+        "lang:fr;DROP",
     ],
     ids=[
         "F9-unknown",
@@ -375,6 +383,14 @@ async def test_sql_like_arguments_are_plain_text(
         "F9-empty-topic",
         "F9-no-topic",
         "F9-unknown-action",
+        "F9-toggle-unknown-topic",
+        "F9-toggle-empty",
+        "F9-toggle-extra-field",
+        "F9-unsub-all-extra",
+        "F9-lang-unknown",
+        "F9-lang-upper",
+        "F9-lang-empty",
+        "F9-lang-injection",
     ],
 )
 async def test_forged_callback_data_ignored(
@@ -386,9 +402,12 @@ async def test_forged_callback_data_ignored(
         botapi.callback(data)
         answers = await wait_for_calls(botapi, "answerCallbackQuery")
         assert subscriptions(host, USER) == []
+        assert subs.prefs_of(host.conn, str(USER)) is None  # no language stored either
     assert answers[0].params["text"] == replies.OUT_OF_DATE
     assert host.reloads == 0
-    assert not [c for c in botapi.calls if c.method == "editMessageReplyMarkup"]
+    edits = ("editMessageReplyMarkup", "editMessageText")
+    assert not [c for c in botapi.calls if c.method in edits]
+    assert len([c for c in botapi.calls if c.method == "setMyCommands"]) == 6  # the start ones
 
 
 async def test_F10_block_then_come_back(tmp_path: Path, botapi: BotApiServer) -> None:

@@ -26,6 +26,14 @@ client which passes here behaves correctly against Telegram:
 - ``getUpdates`` long-polls without blocking other requests, confirms updates below ``offset``,
   honours ``limit`` and ``allowed_updates``, answers ``[]`` when ``timeout`` expires and stops
   waiting when the client goes away.
+- Forum topics: a chat made a forum (``set_forum``) has open topics; ``sendMessage`` with a
+  ``message_thread_id`` that is not an open topic of the chat (never created, or removed with
+  ``delete_topic``) answers 400 ``Bad Request: message thread not found``, as the real server
+  does (tdlib/telegram-bot-api#847). Commands sent inside a topic carry ``message_thread_id``
+  and ``is_topic_message``; the chat object says ``is_forum``.
+- ``link_preview_options`` must be a JSON object, ``disable_notification`` a boolean; both are
+  recorded on the message. ``setMyCommands`` keeps one list per (scope, language_code) and
+  refuses a language code that is not empty or two lowercase letters (as TDLib checks it).
 - Injected faults (``fail``) take precedence over everything except routing and the token check.
   The ``timeout`` fault records the message as delivered and then withholds the answer: the
   ambiguous case a sender must handle.
@@ -174,6 +182,9 @@ class SentMessage:
     message_id: int
     resolved_chat_id: int = 0
     params: dict[str, Any] = field(default_factory=dict)
+    thread_id: int | None = None  # message_thread_id: the forum topic it went to
+    silent: bool = False  # disable_notification
+    link_preview: dict[str, Any] | None = None  # link_preview_options as sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,6 +520,7 @@ class BotApiServer:
         self._admins: dict[int, tuple[int | None, frozenset[int]]] = {}
         self._bot_status: dict[int, str] = {}
         self._callback_ids = 0
+        self._forums: dict[int, set[int]] = {}  # chat → its open forum topics
 
         self._update_signal = asyncio.Event()
         self._message_signal = asyncio.Event()
@@ -655,6 +667,14 @@ class BotApiServer:
         """getChatMember reports ``creator`` as owner, ``user_ids`` as admins, others as members."""
         self._admins[resolve_chat_id(str(chat_id))] = (creator, frozenset(user_ids))
 
+    def set_forum(self, chat_id: int | str, threads: Iterable[int]) -> None:
+        """Make the chat a forum whose open topics are ``threads`` (message_thread_id values)."""
+        self._forums[resolve_chat_id(str(chat_id))] = set(threads)
+
+    def delete_topic(self, chat_id: int | str, thread_id: int) -> None:
+        """Delete one forum topic, as an admin of the group would."""
+        self._forums.get(resolve_chat_id(str(chat_id)), set()).discard(thread_id)
+
     # ---- injected updates --------------------------------------------------------------------
 
     def inject_update(self, update: dict[str, Any]) -> None:
@@ -675,13 +695,21 @@ class BotApiServer:
         chat_type: str = "private",
         username: str | None = None,
         first_name: str = "Ann",
+        language_code: str | None = None,
+        thread_id: int | None = None,
     ) -> None:
-        """Queue a user message; a leading ``/word`` gets the bot_command entity PTB requires."""
+        """Queue a user message; a leading ``/word`` gets the bot_command entity PTB requires.
+
+        ``language_code`` is the sender's client language; ``thread_id`` sends it inside that
+        forum topic of the chat.
+        """
         if chat_id is None:
             chat_id = {"private": user_id, "group": -424242}.get(chat_type, -1001234567890)
         user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
         if username is not None:
             user["username"] = username
+        if language_code is not None:
+            user["language_code"] = language_code
         chat = self._chat_object(str(chat_id), first_name=first_name, username=username)
         chat["type"] = chat_type
         message: dict[str, Any] = {
@@ -691,6 +719,9 @@ class BotApiServer:
             "from": user,
             "text": text,
         }
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
         if text.startswith("/"):
             word = text.split(maxsplit=1)[0] if text.strip() else text
             message["entities"] = [
@@ -705,6 +736,7 @@ class BotApiServer:
         user_id: int = 777,
         chat_id: int | None = None,
         message_id: int = 1,
+        language_code: str | None = None,
     ) -> None:
         """Queue a button press on a bot message (created when the bot never sent it)."""
         chat_key = str(user_id if chat_id is None else chat_id)
@@ -721,11 +753,14 @@ class BotApiServer:
             self._stored[(resolved, message_id)] = message
             self._message_ids[resolved] = max(self._message_ids.get(resolved, 0), message_id)
         self._callback_ids += 1
+        presser: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": "Ann"}
+        if language_code is not None:
+            presser["language_code"] = language_code
         self.inject_update(
             {
                 "callback_query": {
                     "id": f"{user_id}{self._callback_ids:06d}",
-                    "from": {"id": user_id, "is_bot": False, "first_name": "Ann"},
+                    "from": presser,
                     "chat_instance": f"ci{resolved}",
                     "data": data,
                     "message": dict(message),
@@ -759,6 +794,17 @@ class BotApiServer:
         )
 
     # ---- inspection --------------------------------------------------------------------------
+
+    def commands_menu(
+        self, *, language_code: str = "", chat_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The command list set for the default scope (or one chat's scope) and a language."""
+        scope = {"type": "default"} if chat_id is None else {"type": "chat", "chat_id": chat_id}
+        return list(
+            self._commands.get(
+                self._commands_key({"scope": scope, "language_code": language_code}), []
+            )
+        )
 
     def replies_to(self, chat_id: int | str) -> list[SentMessage]:
         key = str(chat_id)
@@ -825,6 +871,8 @@ class BotApiServer:
             chat["title"] = title or (chat_key if kind == "channel" else f"Chat {chat_key}")
             if chat_key.startswith("@"):
                 chat["username"] = chat_key[1:]
+        if resolve_chat_id(chat_key) in self._forums:
+            chat["is_forum"] = True
         return chat
 
     @staticmethod
@@ -1137,10 +1185,32 @@ class BotApiServer:
                     )
         return markup
 
+    def _check_thread(self, chat_key: str, params: Mapping[str, Any]) -> int | None:
+        if params.get("message_thread_id") in (None, ""):
+            return None
+        thread = _as_int(params, "message_thread_id", 0)
+        if thread not in self._forums.get(resolve_chat_id(chat_key), set()):
+            raise _ApiError(400, "Bad Request: message thread not found")
+        return thread
+
+    @staticmethod
+    def _check_preview(params: Mapping[str, Any]) -> dict[str, Any] | None:
+        options = params.get("link_preview_options")
+        if options is None:
+            return None
+        if not isinstance(options, dict):
+            raise _ApiError(400, "Bad Request: can't parse link preview options JSON object")
+        url = options.get("url")
+        if url is not None and not isinstance(url, str):
+            raise _ApiError(400, 'Bad Request: field "url" must be of type String')
+        return options
+
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_key = self._chat_key(params)
         shown, parse_mode = self._check_text(params)
         markup = self._check_markup(params)
+        thread = self._check_thread(chat_key, params)
+        preview = self._check_preview(params)
         now = time.monotonic()
         is_group = chat_key.startswith(("-", "@"))
         if self.enforce_limits:
@@ -1158,6 +1228,9 @@ class BotApiServer:
         }
         if markup is not None and "inline_keyboard" in markup:
             message["reply_markup"] = markup
+        if thread is not None:
+            message["message_thread_id"] = thread
+            message["is_topic_message"] = True
         resolved = resolve_chat_id(chat_key)
         self._stored[(resolved, message_id)] = message
         self.messages.append(
@@ -1170,6 +1243,9 @@ class BotApiServer:
                 message_id=message_id,
                 resolved_chat_id=resolved,
                 params=dict(params),
+                thread_id=thread,
+                silent=_as_bool(params.get("disable_notification", False)),
+                link_preview=preview,
             )
         )
         self._wake_waiters()
@@ -1207,6 +1283,7 @@ class BotApiServer:
     def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any] | bool:
         shown, parse_mode = self._check_text(params)
         markup = self._check_markup(params)
+        self._check_preview(params)
         message = self._find_message(params)
         if message is None:
             return True
@@ -1265,6 +1342,9 @@ class BotApiServer:
         return json.dumps([scope, params.get("language_code") or ""], sort_keys=True)
 
     def _set_my_commands(self, params: dict[str, Any]) -> bool:
+        language = str(params.get("language_code") or "")
+        if language and not (len(language) == 2 and language.isascii() and language.islower()):
+            raise _ApiError(400, "Bad Request: invalid language code specified")
         commands = params.get("commands")
         if not isinstance(commands, list) or len(commands) > 100:
             raise _ApiError(400, 'Bad Request: parameter "commands" must be an Array')
@@ -1454,6 +1534,12 @@ class BotApiServerThread:
 
     def inject_update(self, update: dict[str, Any]) -> None:
         self._call(lambda s: s.inject_update(update))
+
+    def set_forum(self, chat_id: int | str, threads: Iterable[int]) -> None:
+        self._call(lambda s: s.set_forum(chat_id, threads))
+
+    def delete_topic(self, chat_id: int | str, thread_id: int) -> None:
+        self._call(lambda s: s.delete_topic(chat_id, thread_id))
 
     def command(self, text: str, **options: Any) -> None:
         self._call(lambda s: s.command(text, **options))
