@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench import delivery, fulltext, listing, memory, polling
 from bench.matching import matching_row
+from bench.search_bench import search_row
 from bench.server import BenchServers
 from bench.table import Row, machine, markdown, plain
 
@@ -38,14 +39,15 @@ class Sizes:
     memory_feeds: int
     fulltext_sources: int = 4  # sources × 5 articles in the full-text cycle
     pdf_sources: int = 1  # sources × 5 PDFs of 50 pages in the full-text memory row
+    search_statements: int = 2_000  # stored statements in the archive search row
 
 
 SIZES = {
-    "smoke": Sizes("smoke", 20, 200, 0.3, 0.1, 20, 0, 20, 4, 1),
-    "default": Sizes("default", 200, 2000, 5.0, 0.5, 200, 10, 100, 24, 4),
-    "full": Sizes("full", 1000, 2000, 50.0, 2.0, 2000, 50, 1000, 100, 10),
+    "smoke": Sizes("smoke", 20, 200, 0.3, 0.1, 20, 0, 20, 4, 1, 2_000),
+    "default": Sizes("default", 200, 2000, 5.0, 0.5, 200, 10, 100, 24, 4, 50_000),
+    "full": Sizes("full", 1000, 2000, 50.0, 2.0, 2000, 50, 1000, 100, 10, 200_000),
 }
-SECTIONS = ("polling", "matching", "fanout", "latency", "memory", "fulltext", "listing")
+SECTIONS = ("polling", "matching", "fanout", "latency", "memory", "fulltext", "listing", "search")
 
 
 def _run(sizes: Sizes, sections: tuple[str, ...], workdir: Path) -> list[Row]:
@@ -85,6 +87,9 @@ def _run(sizes: Sizes, sections: tuple[str, ...], workdir: Path) -> list[Row]:
         if "listing" in sections:
             _say("listing extraction")
             rows.append(listing.listing_row())
+    if "search" in sections:
+        _say(f"archive search over {sizes.search_statements:,} statements")
+        rows.append(search_row(sizes.search_statements))
     return rows
 
 

@@ -1,9 +1,10 @@
-"""The `vigil` command line: run, once, check, match, probe, rebaseline, status, health.
+"""The `vigil` command line: run, once, check, match, search, probe, rebaseline, status, health.
 
 Exit codes follow SPEC: `check` 2 on an invalid feeds.yaml; `once` 1 when a feed failed;
-`match` 1 when nothing matched; `health` 1 with the reason. Errors that stop a command before it
-starts (a locked or unreadable state directory, an unreadable token file) exit 2 with one line
-saying what is wrong and where. Nothing happens at import time.
+`match` 1 when nothing matched; `search` 1 with no result, 2 for an unreadable query; `health` 1
+with the reason. Errors that stop a command before it starts (a locked or unreadable state
+directory, an unreadable token file) exit 2 with one line saying what is wrong and where.
+Nothing happens at import time.
 """
 
 from __future__ import annotations
@@ -120,6 +121,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rebaseline.add_argument("feed", metavar="ID", help="the feed id")
 
+    search = sub.add_parser(
+        "search",
+        parents=[common],
+        help="search the archive of statements read (exit 1 when none, 2 for a bad query)",
+        description="Searches every statement Vigil has read (kept for settings.keep). Grammar: "
+        'words, "phrases", -excluded, OR, prefix*, since:DATE, until:DATE, feed:ID, topic:ID '
+        "(README, Searching the archive). Best matches first.",
+    )
+    search.add_argument("query", nargs="+", help="the query (quote it for the shell)")
+    search.add_argument("--feed", action="append", default=[], metavar="ID", help="only feed")
+    search.add_argument("--topic", action="append", default=[], metavar="ID", help="only topic")
+    search.add_argument("--since", metavar="DATE", help="from this day (2026-03-01) or span (7d)")
+    search.add_argument("--until", metavar="DATE", help="up to the end of this day")
+    search.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (20)")
+    search.add_argument("--json", action="store_true", help="one JSON object per result")
+
     status = sub.add_parser(
         "status",
         parents=[common],
@@ -180,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if args.command == "match":
             return commands.match(config, args)
+        if args.command == "search":
+            return commands.search(config, state_dir, args)
         if args.command == "status":
             return commands.status(config, state_dir, as_json=args.json)
         if args.command == "probe":

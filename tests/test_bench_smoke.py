@@ -25,6 +25,7 @@ ROWS = (
     "extraction",
     "full-text cycle",
     "memory: `vigil once` reading",
+    "archive search",
 )
 
 

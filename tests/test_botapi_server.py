@@ -384,6 +384,22 @@ async def test_edit_unchanged_message_is_rejected(server: BotApiServer, bot: Bot
         await bot.edit_message_text("new", chat_id=42, message_id=99)
 
 
+async def test_only_the_bots_own_messages_can_be_edited(server: BotApiServer, bot: Bot) -> None:
+    """As Telegram: editing a message someone else sent answers "message can't be edited"."""
+    sent = await bot.send_message(42, "mine")
+    edited = await bot.edit_message_text("mine, edited", chat_id=42, message_id=sent.message_id)
+    assert not isinstance(edited, bool) and edited.text == "mine, edited"
+    server._stored[(42, 500)] = {  # a message a user sent in that chat
+        "message_id": 500,
+        "date": 0,
+        "chat": {"id": 42, "type": "private"},
+        "from": {"id": 777, "is_bot": False, "first_name": "Ann"},
+        "text": "theirs",
+    }
+    with pytest.raises(BadRequest, match=r"(?i)message can't be edited"):
+        await bot.edit_message_text("changed", chat_id=42, message_id=500)
+
+
 async def test_long_poll_does_not_block_other_requests(server: BotApiServer, bot: Bot) -> None:
     """A held getUpdates lets sendMessage through, then returns the update that arrives."""
     poll = asyncio.create_task(bot.get_updates(timeout=timedelta(seconds=30)))

@@ -13,6 +13,9 @@ from bot.config import parse_config
 from bot.fetch import Fetcher
 from bot.fetch.client import FetchPolicy
 from bot.pipeline import Poller, PollReport, Runtime
+from bot.search.engine import run_search
+from bot.search.excerpt import to_marked_text
+from bot.search.query import parse_query
 from bot.service.app import fetch_policy, fulltext_stage
 from bot.store import articles
 from bot.store import feeds as feed_rows
@@ -356,3 +359,14 @@ async def test_in_the_service_the_page_is_read_in_the_background(rig: Rig) -> No
     assert tasks
     alerts = await tasks[0]
     assert [a.item.key for a in alerts] == ["g1"] and len(rig.outbox()) == 1
+
+
+async def test_the_page_text_becomes_searchable(rig: Rig) -> None:
+    """Issue 13: what is read from the page is indexed with the item, excerpts from it."""
+    rig.server.set("/news/1", page(MATCHING), content_type=HTML)
+    rig.feed(1, 0)
+    await rig.poll()
+    query = parse_query('"binds Syria"', now=0)
+    [result] = run_search(rig.conn, query, rig.poller.runtime().config, limit=5)
+    assert result.found.link == rig.server.url("/news/1")
+    assert "Torture **binds Syria**." in to_marked_text(result.excerpt)

@@ -10,6 +10,7 @@ from bot.commands.once import once
 from bot.commands.probe import probe
 from bot.commands.rebaseline import rebaseline
 from bot.commands.run import run
+from bot.commands.search import search
 from bot.commands.status import health, status
 
-__all__ = ["check", "health", "match", "once", "probe", "rebaseline", "run", "status"]
+__all__ = ["check", "health", "match", "once", "probe", "rebaseline", "run", "search", "status"]

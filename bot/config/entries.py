@@ -13,6 +13,7 @@ import re
 from typing import Literal
 
 from bot.config.checker import Checker, value_of
+from bot.config.delivery import parse_digest, parse_quiet, parse_timezone
 from bot.config.durations import DAY
 from bot.config.model import Channel, Feed, Settings, Topic
 from bot.config.pages import read_page
@@ -241,12 +242,30 @@ def read_channels(
         topics = _refs(check, value_of(found, "topics"), f"{path}.topics", "topic", topic_ids)
         feeds = _refs(check, value_of(found, "feeds"), f"{path}.feeds", "feed", feed_ids)
         options = _channel_options(check, found, path, topic_ids)
-        if chat is not None and topics is not False and feeds is not False and options is not None:
-            channels.append(Channel(chat, topics, feeds, **options))  # type: ignore[arg-type]
+        timing = {
+            key: _timing(check, found[key].value, f"{path}.{key}", key)
+            for key in ("digest", "quiet", "timezone")
+            if key in found
+        }
+        valid = all(v is not False for v in (topics, feeds, *timing.values()))
+        if chat is not None and valid and options is not None:
+            channels.append(Channel(chat, topics, feeds, **options, **timing))  # type: ignore[arg-type]
     return tuple(channels)
 
 
-CHANNEL_KEYS = ("chat", "topics", "feeds", "language", "thread", "threads", "preview", "silent")
+CHANNEL_KEYS = (
+    "chat",
+    "topics",
+    "feeds",
+    "language",
+    "thread",
+    "threads",
+    "preview",
+    "silent",
+    "digest",
+    "quiet",
+    "timezone",
+)
 MAX_THREAD_ID = 2**31 - 1
 
 
@@ -299,6 +318,24 @@ def _threads(
         if thread is not None:
             pairs.append((entry.key, thread))
     return tuple(pairs) if len(pairs) == len(node.entries) else None
+
+
+_PARSERS = {"digest": parse_digest, "quiet": parse_quiet, "timezone": parse_timezone}
+
+
+def _timing(check: Checker, node: YNode, path: str, key: str) -> object:
+    """A channel's digest, quiet hours or time zone; False when wrong (reported)."""
+    value = node.value if isinstance(node, YScalar) else None
+    if value is False and key != "timezone":
+        return None  # YAML 1.1 reads an unquoted `off` as false
+    if not isinstance(value, str):
+        check.add(node.line, path, f"{key} must be a string (quote it)")
+        return False
+    try:
+        return _PARSERS[key](value)
+    except ValueError as exc:
+        check.add(node.line, path, str(exc))
+        return False
 
 
 def _chat(check: Checker, node: YNode | None, path: str) -> str | None:

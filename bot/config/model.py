@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.config.durations import HOUR, MINUTE
+from bot.config.delivery import DigestSpec, QuietSpec
+from bot.config.durations import DAY, HOUR, MINUTE
 from bot.model import PageSpec
 
 DEFAULT_USER_AGENT = "Vigil/0.1 (+https://github.com/vigil-bot/vigil; feed alerts)"
@@ -44,6 +45,7 @@ class Settings:
     full_text_max_pdf: int = 20 * 1024 * 1024
     full_text_pdf_pages: int = 50
     full_text_give_up: float = 24 * HOUR  # then an item is decided on what it has
+    keep: float = 365 * DAY  # how long the text of statements read stays searchable
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,12 @@ class Channel:
     threads: tuple[tuple[str, int], ...] = ()
     preview: bool = False
     silent: bool = False
+
+    # How the channel receives (bot.config.delivery); None: not set here (a chat's own setting,
+    # else each alert at once, in settings.timezone).
+    digest: DigestSpec | None = None
+    quiet: QuietSpec | None = None
+    timezone: str | None = None
 
     def thread_for(self, topic_ids: tuple[str, ...]) -> int | None:
         """The forum topic for a statement matching ``topic_ids`` (the first mapped one wins)."""

@@ -19,7 +19,8 @@ Every problem is collected and reported at once as ``feeds.yaml:LINE: key.path: 
   words, not RE2's "invalid escape"). A pattern matching empty text is refused too.
 - Durations: interval and per-feed interval 1m..7d, timeout 1s..5m, max_backoff 1m..7d. Sizes:
   max_bytes 1KB..100MB. rate_per_second 1..30 (Telegram's bot limit is 30 messages a second).
-  jitter 0..0.5 of the interval. timezone is an IANA name (used only to display times).
+  jitter 0..0.5 of the interval. timezone is an IANA name (used only to display times). keep
+  (how long the archive keeps statements searchable) 1d..3650d.
 - Full text: ``full_text`` true/false (unset: feeds off, page sources on), ``full_text_per_poll``
   1..100, ``full_text_concurrency`` 1..64, ``full_text_pdf_pages`` 1..2000, ``full_text_host_gap``
   0..300 seconds, ``full_text_give_up`` 1h..7d, ``full_text_max_html``/``_pdf`` 1KB..200MB. A
@@ -142,6 +143,8 @@ def _settings(check: Checker, node: YNode | None) -> Settings:
             parsed = check.integer(value, path, 1, 16)
         elif key == "max_concurrency":
             parsed = check.integer(value, path, 1, 256)
+        elif key == "keep":
+            parsed = check.duration(value, path, DAY, 3650 * DAY)
         elif key == "jitter":
             parsed = check.number(value, path, 0.0, 0.5)
         elif key.startswith("full_text"):

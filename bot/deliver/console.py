@@ -34,5 +34,11 @@ class ConsoleSender:
         out.flush()
         return SendResult(Status.SENT)
 
+    async def edit(self, chat_id: str, message_id: int, html: str, plain: str) -> SendResult:
+        out = self.stream or sys.stdout
+        out.write(f"{RULE} (updated)\n{plain}\n{RULE}\n")
+        out.flush()
+        return SendResult(Status.SENT)
+
     async def close(self) -> None:
         return None

@@ -34,6 +34,7 @@ class SendResult:
     uncertain: bool = False
     note: str | None = None
     thread_id: int | None = None  # the forum topic, with THREAD_GONE
+    message_id: int | None = None  # the message as sent (kept to edit it later)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,5 +55,9 @@ class Sender(Protocol):
     async def send(
         self, chat_id: str, html: str, plain: str, options: SendOptions = ...
     ) -> SendResult: ...
+
+    async def edit(self, chat_id: str, message_id: int, html: str, plain: str) -> SendResult:
+        """Replaces a sent message's text (it gained a source)."""
+        ...
 
     async def close(self) -> None: ...

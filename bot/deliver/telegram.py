@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 
 import httpx
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -127,7 +127,7 @@ class TelegramSender:
     ) -> SendResult:
         target: int | str = int(chat_id) if _is_int(chat_id) else chat_id
         try:
-            await self._send(target, html, options, ParseMode.HTML)
+            sent = await self._send(target, html, options, ParseMode.HTML)
         except Exception as exc:
             result = classify(exc)
             if result.status is Status.THREAD_GONE:
@@ -140,15 +140,32 @@ class TelegramSender:
                 )
                 return await self._send_plain(target, plain[:MAX_TEXT], options)
             return result
-        return SendResult(Status.SENT)
+        return SendResult(Status.SENT, message_id=sent.message_id)
+
+    async def edit(self, chat_id: str, message_id: int, html: str, plain: str) -> SendResult:
+        """Edits a sent alert; "message is not modified" counts as done."""
+        target: int | str = int(chat_id) if _is_int(chat_id) else chat_id
+        try:
+            await self.bot.edit_message_text(
+                html,
+                chat_id=target,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=self._no_preview,
+            )
+        except Exception as exc:
+            if "message is not modified" in str(exc).lower():
+                return SendResult(Status.SENT, message_id=message_id)
+            return classify(exc)
+        return SendResult(Status.SENT, message_id=message_id)
 
     async def _send(
         self, target: int | str, text: str, options: SendOptions, parse_mode: str | None
-    ) -> None:
+    ) -> Message:
         preview = self._no_preview
         if options.preview_url:
             preview = LinkPreviewOptions(url=options.preview_url, prefer_small_media=True)
-        await self.bot.send_message(
+        return await self.bot.send_message(
             target,
             text,
             parse_mode=parse_mode,
@@ -159,10 +176,11 @@ class TelegramSender:
 
     async def _send_plain(self, target: int | str, text: str, options: SendOptions) -> SendResult:
         try:
-            await self._send(target, text, options, None)
+            sent = await self._send(target, text, options, None)
         except Exception as exc:
             return classify(exc)
-        return SendResult(Status.SENT, note="sent as plain text after an HTML error")
+        note = "sent as plain text after an HTML error"
+        return SendResult(Status.SENT, note=note, message_id=sent.message_id)
 
     async def close(self) -> None:
         await self.bot.shutdown()

@@ -16,6 +16,9 @@ Rules:
 - A send whose outcome cannot be written (disk full, database locked) is remembered in memory and
   written again before anything else is sent: the row is not sent a second time by this process,
   and only a restart before the write succeeds can repeat it (RELIABILITY C15, D5).
+- A sent row whose statement gained a source (a near-duplicate elsewhere) is due again: the
+  message is edited (its id is kept on the row) to add "Also published by"; edits are paced
+  like sends, retried after faults, and given up with a note when Telegram refuses them.
 - Rows are due by wall-clock time, so when the wall clock jumps back (NTP step, VM restore) the
   pending rows are moved back by the same amount: their remaining wait is kept instead of growing
   by the jump (RELIABILITY D10). A forward jump only makes rows due sooner.
@@ -33,6 +36,7 @@ from collections.abc import Callable
 
 from bot.deliver.limits import Pacer
 from bot.deliver.sender import Sender, SendOptions, SendResult, Status
+from bot.route.sources import with_sources
 from bot.store import outbox, subs
 from bot.store.db import transaction
 
@@ -44,6 +48,7 @@ MAX_IDLE_WAIT = 30.0
 UNCERTAIN = "uncertain"
 ONE_SHOT_LINGER = 30.0  # seconds a one-shot run waits for rows due soon
 RECORD_RETRY = 2.0  # seconds between attempts to write outcomes the store refused
+EDIT_RETRY = 60.0  # seconds before an edit that met a fault is tried again
 CLOCK_JUMP = 5.0  # a wall clock falling this far behind the monotonic one has jumped back
 
 
@@ -155,8 +160,13 @@ class DeliveryWorker:
 
     async def _deliver(self, row: outbox.OutboxRow) -> None:
         try:
-            options = SendOptions(row.thread_id, row.silent, row.preview_url)
-            result = await self.sender.send(row.chat_id, row.text_html, row.text_plain, options)
+            text_html, text_plain = with_sources(row.text_html, row.text_plain, row.also)
+            if row.state == outbox.SENT and row.message_id is not None:
+                edited = self.sender.edit(row.chat_id, row.message_id, text_html, text_plain)
+                result = await edited
+            else:
+                options = SendOptions(row.thread_id, row.silent, row.preview_url)
+                result = await self.sender.send(row.chat_id, text_html, text_plain, options)
             self._apply(row, result)
         except Exception:
             log.exception("delivery crashed", extra={"chat_id": row.chat_id})
@@ -231,11 +241,16 @@ class DeliveryWorker:
         extra: dict[str, str],
     ) -> None:
         status = result.status
+        if row.state == outbox.SENT:
+            self._record_edit(conn, row, result, now)
+            return
         if status is Status.SENT:
             note = result.note
             if note is None and (row.attempts or 0) > 0 and self._previous_uncertain(conn, row.id):
                 note = f"{UNCERTAIN}: sent again after an ambiguous timeout; may have arrived twice"
-            outbox.mark_sent(conn, row.id, now, note)
+            outbox.mark_sent(
+                conn, row.id, now, note, message_id=result.message_id, also_sent=row.also
+            )
             if note is not None:
                 log.warning("delivered with a note: %s", note, extra=extra)
             self.sent += 1
@@ -305,6 +320,22 @@ class DeliveryWorker:
         outbox.mark_failed(conn, row.id, result.error)
         self.failed += 1
         log.error("telegram refused the message: %s", result.error, extra=extra)
+
+    def _record_edit(
+        self, conn: sqlite3.Connection, row: outbox.OutboxRow, result: SendResult, now: float
+    ) -> None:
+        """An edit that adds sources: done, later (429 or a fault), or impossible (noted)."""
+        if result.status is Status.SENT:
+            outbox.edit_done(conn, row.id, row.also, None)
+        elif result.status is Status.RATE_LIMITED:
+            wait = max(result.retry_after or 1.0, 1.0)
+            self.pacer.pause(row.chat_id, wait)
+            outbox.edit_later(conn, row.id, now + wait, f"edit: 429 retry after {wait:.0f}s")
+        elif result.status is Status.RETRY:
+            outbox.edit_later(conn, row.id, now + EDIT_RETRY, f"edit: {result.error}")
+        else:
+            outbox.edit_done(conn, row.id, row.also, f"edit refused: {result.error}")
+            log.info("message not edited: %s", result.error, extra={"chat_id": row.chat_id})
 
     @staticmethod
     def _previous_uncertain(conn: sqlite3.Connection, row_id: int) -> bool:

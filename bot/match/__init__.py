@@ -1,4 +1,6 @@
-"""Keyword matching: normalization, keyword rules, and the per-item topic matcher."""
+"""Keyword matching: normalization, keyword rules, the per-item topic matcher, and `copies`
+(whether two statements from different sources are the same statement).
+"""
 
 from bot.match.normalize import normalize, normalize_with_map
 from bot.match.rules import KeywordError, Rule, compile_keyword

@@ -35,7 +35,16 @@ import re2
 
 from bot.match.normalize import SOFT_SEPARATORS, normalize
 
-__all__ = ["KeywordError", "Re2Match", "Re2Pattern", "Rule", "compile_keyword", "compile_regex"]
+__all__ = [
+    "KeywordError",
+    "Re2Match",
+    "Re2Pattern",
+    "Rule",
+    "arabic_forms",
+    "compile_keyword",
+    "compile_regex",
+    "is_arabic",
+]
 
 REGEX_PREFIX = "re:"
 
@@ -109,11 +118,13 @@ def gap_pattern(gap: str) -> str:
     return soft + "*" + "".join(re.escape(ch) + soft + "*" for ch in gap)
 
 
-def _is_arabic(word: str) -> bool:
+def is_arabic(word: str) -> bool:
+    """Whether a normalized word is Arabic (it then takes the attached prefixes below)."""
     return "\u0600" <= word[0] <= "\u06ff"
 
 
-def _arabic_forms(word: str) -> tuple[str, ...]:
+def arabic_forms(word: str) -> tuple[str, ...]:
+    """The spellings an Arabic first word may take in the text (itself first); search too."""
     forms: list[str] = []
     for conjunction in _ARABIC_CONJUNCTIONS:
         for preposition in _ARABIC_PREPOSITIONS:
@@ -169,5 +180,5 @@ def compile_keyword(raw: str) -> Rule:
         for i in range(len(spans) - 1)
     )
     first = words[0]
-    first_forms = _arabic_forms(first) if _is_arabic(first) else (first,)
+    first_forms = arabic_forms(first) if is_arabic(first) else (first,)
     return Rule(raw=raw, words=words, gaps=gaps, prefix=prefix, first_forms=first_forms)

@@ -25,11 +25,12 @@ import time
 from collections.abc import Callable
 
 from bot.config import Feed
+from bot.pipeline.digests import queue_alert
 from bot.pipeline.plan import plan_alert, tracked_by
 from bot.pipeline.reading import ArticleReader, Reading
 from bot.pipeline.report import PlannedAlert
 from bot.pipeline.runtime import Runtime
-from bot.store import articles, outbox, subs
+from bot.store import archive, articles, subs
 from bot.store.db import transaction
 
 log = logging.getLogger("vigil.fulltext")
@@ -157,15 +158,10 @@ class FullTextStage:
             )
             if decided and reading.error:
                 articles.record_error(self.conn, feed.id, reading.error, now)
+            if decided:
+                archive.reindex(self.conn, row.item_id)  # the page's text becomes searchable
             if decided and plan is not None:
-                outbox.enqueue(
-                    self.conn,
-                    item_id=row.item_id,
-                    deliveries=plan.deliveries,
-                    statement_key=plan.statement_key,
-                    topics=plan.topics,
-                    now=now,
-                )
+                queue_alert(self.conn, rt.config, plan, row.item_id, now)  # digests, quiet hours
         self._count(outcome)
         if reading.error:
             log.info(

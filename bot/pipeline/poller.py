@@ -3,11 +3,15 @@
 Stages never call each other; this module passes values between them. Its rules:
 - A bad fetch or parse never advances or prunes state: validators, seen keys and baseline stay
   as they were; only the error counters and the next poll time change (RELIABILITY §4.2).
-- New items, their outbox rows and the feed's new validators are committed in ONE transaction,
-  so an item is never "seen" without its alerts queued, and a crash before the commit simply
-  re-detects the items on the next poll (RELIABILITY D1, D2).
+- New items, their archive text, their outbox rows (held for a digest or deferred past quiet
+  hours: :mod:`bot.pipeline.digests`) and the feed's new validators are committed in ONE
+  transaction, so an item is never "seen" without its alerts queued, and a crash before the
+  commit simply re-detects the items on the next poll (RELIABILITY D1, D2).
 - A feed's first successful poll follows `first_run`: `baseline` remembers the current items
   without alerting, `latest: N` alerts only for the newest N, `all` alerts for everything.
+- A statement that copies one another feed published within 72 h (:mod:`bot.pipeline.copies`)
+  takes that statement's key: a chat that got the first never gets the copy, it gets the
+  copy's source added to its message instead; a chat that only follows the copy's feed gets it.
 - GUID churn (a publisher rewrites every GUID, e.g. http → https): a "new" key whose link this
   feed already published is remembered silently, not re-sent (RELIABILITY A9).
 - Parsing is :class:`bot.sources.reader.FeedReader`'s: off the event loop, bounded, never raising.
@@ -21,6 +25,7 @@ Stages never call each other; this module passes values between them. Its rules:
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import sqlite3
@@ -29,18 +34,21 @@ from collections.abc import Callable
 
 from bot.config import Feed
 from bot.fetch import Fetcher
-from bot.model import ErrorKind, FetchResult, Outcome
+from bot.model import ErrorKind, FetchResult, Item, Outcome
+from bot.pipeline.copies import CopyFinder
+from bot.pipeline.digests import queue_alert
 from bot.pipeline.fulltext import FullTextStage
 from bot.pipeline.intake import Intake, take_in
 from bot.pipeline.novelty import dedupe_keys, eligible
 from bot.pipeline.plan import plan_alert, tracked_by
+from bot.pipeline.prepare import Prepared, prepare
 from bot.pipeline.report import PlannedAlert, PollReport
 from bot.pipeline.runtime import Runtime
 from bot.pipeline.schedule import next_after_failure, next_after_success
 from bot.sources.drift import layout_change
 from bot.sources.identity import normalize_link
 from bot.sources.reader import FeedReader
-from bot.store import articles, outbox, subs
+from bot.store import archive, articles, subs
 from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
 from bot.store.db import transaction
@@ -109,7 +117,13 @@ class Poller:
             )
         if intake.parsed is None:
             return self._unchanged(feed, intake.result, interval, now, dry_run=dry_run)
-        return self._store(feed, intake, rt, interval, now, dry_run=dry_run)
+        prepared: dict[str, Prepared] = {}
+        if not dry_run:
+            items = intake.parsed.items
+            known = item_rows.known_keys(self.conn, feed.id, [i.key for i in items])
+            new = [item for item in items if item.key not in known]
+            prepared = await asyncio.to_thread(prepare, new) if new else {}
+        return self._store(feed, intake, rt, interval, now, prepared, dry_run=dry_run)
 
     def _unchanged(
         self, feed: Feed, result: FetchResult, interval: float, now: float, *, dry_run: bool
@@ -185,6 +199,7 @@ class Poller:
         rt: Runtime,
         interval: float,
         now: float,
+        prepared: dict[str, Prepared],
         *,
         dry_run: bool,
     ) -> PollReport:
@@ -231,6 +246,12 @@ class Poller:
             )
             if plan is not None:
                 plans[item.key] = plan
+        finder = CopyFinder(conn, {key: p.shingles for key, p in prepared.items()})
+        originals = {
+            key: found
+            for key, plan in plans.items()
+            if (found := finder.original(feed.id, plan.item, _date(plan.item, now)))
+        }
         next_at = next_after_success(
             now, interval, ttl_minutes=parsed.ttl_minutes, jitter=rt.config.settings.jitter
         )
@@ -246,6 +267,11 @@ class Poller:
                         topics=topics_of.get(item.key, ()),
                         now=now,
                     )
+                    if item_id is not None:
+                        ready = prepared.get(item.key)
+                        indexed = (ready.title_index, ready.body_index) if ready else None
+                        archive.add(conn, item_id, item, now=now, indexed=indexed)
+                        finder.remember(item_id, item, now)
                     if item_id is not None and item.key in waiting and item.link:
                         articles.enqueue(
                             conn,
@@ -258,16 +284,9 @@ class Poller:
                     plan = plans.get(item.key)
                     if item_id is None or plan is None:
                         continue
-                    queued += len(
-                        outbox.enqueue(
-                            conn,
-                            item_id=item_id,
-                            deliveries=plan.deliveries,
-                            statement_key=plan.statement_key,
-                            topics=plan.topics,
-                            now=now,
-                        )
-                    )
+                    original = originals.get(item.key)
+                    source = (feed.name, item.link)
+                    queued += queue_alert(conn, rt.config, plan, item_id, now, original, source)
                 feed_rows.record_success(
                     conn,
                     feed.id,
@@ -304,3 +323,7 @@ class Poller:
             elapsed=result.elapsed,
             baselined=len(fresh) - len(may_alert) if first_poll or rebaseline else 0,
         )
+
+
+def _date(item: Item, now: float) -> float:
+    return item.published.timestamp() if item.published else now

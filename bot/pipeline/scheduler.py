@@ -8,6 +8,8 @@ already being polled is never started again until its poll ends.
 
 A wall clock that jumps back moves every feed's next poll back by the same amount, so a feed
 waits its interval, not the interval plus the jump (D10); a forward jump makes each feed due once.
+The same tick sends the digests that are due (checked every 10 s; bot.pipeline.digests) and
+prunes the archive (text older than `settings.keep`, a batch at a time, hourly).
 A store that keeps failing (disk full, D5) is logged on the first failed tick and then once a
 minute, not every second.
 """
@@ -25,9 +27,12 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Feed
+from bot.pipeline.digests import send_due_digests
 from bot.pipeline.poller import Poller
 from bot.pipeline.report import PollReport
 from bot.pipeline.runtime import Runtime
+from bot.store import archive
+from bot.store import copies as copy_rows
 from bot.store import feeds as feed_rows
 from bot.store import runtime as runtime_rows
 from bot.store.db import transaction
@@ -38,6 +43,8 @@ TICK_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
 CLOCK_JUMP = 5.0  # the wall clock falling this far behind the monotonic one jumped back
 ERROR_LOG_EVERY = 60.0
+PRUNE_EVERY = 3600.0
+DIGEST_EVERY = 10.0
 
 
 class PollScheduler:
@@ -64,6 +71,8 @@ class PollScheduler:
         self._clock_mark: tuple[float, float] | None = None
         self._tick_errors = 0
         self._last_error_log = 0.0
+        self._next_prune = 0.0
+        self._next_digest_check = 0.0
 
     def start(self) -> None:
         """Must run inside the event loop (APScheduler 3 takes the running loop)."""
@@ -109,6 +118,8 @@ class PollScheduler:
         try:
             self._follow_clock(now)
             self._heartbeat(now)
+            self._prune(now)
+            self._digests(now)
             self._start_due(now)
         except sqlite3.Error as exc:
             self._tick_errors += 1
@@ -138,6 +149,28 @@ class PollScheduler:
         self._last_heartbeat = now
         with transaction(self.conn):
             runtime_rows.put(self.conn, "heartbeat", f"{now:.3f}")
+
+    def _digests(self, now: float) -> None:
+        """Sends the digests that are due (checked every DIGEST_EVERY seconds)."""
+        if now < self._next_digest_check and now >= self._next_digest_check - DIGEST_EVERY:
+            return
+        self._next_digest_check = now + DIGEST_EVERY
+        send_due_digests(self.conn, self.runtime().config, now, self.poller.on_queued)
+
+    def _prune(self, now: float) -> None:
+        """Forgets archived text older than settings.keep: one small batch a tick until done,
+        then again an hour later (the seen set is never pruned)."""
+        if now < self._next_prune:
+            return
+        keep = self.runtime().config.settings.keep
+        with transaction(self.conn):
+            removed = archive.prune(self.conn, before=now - keep)
+            # Near-duplicate fingerprints are only compared within 72 h: a week is plenty.
+            fingerprints = copy_rows.prune(self.conn, now - copy_rows.KEEP)
+        if removed:
+            log.info("archive pruned", extra={"count": removed})
+        if removed < archive.PRUNE_BATCH and fingerprints < copy_rows.PRUNE_BATCH:
+            self._next_prune = now + PRUNE_EVERY
 
     def _start_due(self, now: float) -> None:
         config = self.runtime().config

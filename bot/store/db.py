@@ -23,7 +23,7 @@ from typing import IO
 DB_NAME = "vigil.db"
 LOCK_NAME = "vigil.lock"
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each entry upgrades from version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
@@ -147,6 +147,55 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN body_hash TEXT;
     ALTER TABLE feeds ADD COLUMN source_url TEXT;
     ALTER TABLE feeds ADD COLUMN rebaseline INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 5 (issue 13): the searchable archive — the original text of every item read; the FTS5
+    # index holds its NORMALIZED form (bot.store.archive says why), title weighted 10x; saved
+    # Telegram searches; each chat's digest, quiet hours and time zone, and digest schedule;
+    # near-duplicate fingerprints and copies, and on the outbox the sent message's id and the
+    # other sources of its statement (bot.store.copies).
+    """
+    CREATE TABLE archive (
+        item_id INTEGER PRIMARY KEY REFERENCES items (id),
+        summary TEXT NOT NULL DEFAULT '',
+        content TEXT NOT NULL DEFAULT '',
+        stored_at REAL NOT NULL
+    );
+    CREATE INDEX archive_stored ON archive (stored_at);
+    CREATE INDEX items_date ON items (coalesce(published_at, first_seen_at));
+    CREATE VIRTUAL TABLE archive_index USING fts5 (
+        title, body, tokenize = 'unicode61 remove_diacritics 0'
+    );
+    INSERT INTO archive_index (archive_index, rank) VALUES ('rank', 'bm25(10.0, 1.0)');
+    CREATE TABLE searches (
+        id INTEGER PRIMARY KEY,
+        chat_id TEXT NOT NULL,
+        query TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    ALTER TABLE chats ADD COLUMN digest TEXT NOT NULL DEFAULT '';
+    ALTER TABLE chats ADD COLUMN quiet TEXT NOT NULL DEFAULT '';
+    ALTER TABLE chats ADD COLUMN timezone TEXT NOT NULL DEFAULT '';
+    CREATE TABLE digests (
+        chat_id TEXT PRIMARY KEY,
+        next_at REAL NOT NULL
+    );
+    CREATE INDEX outbox_held ON outbox (chat_id, id) WHERE state = 'held';
+    CREATE TABLE fingerprints (
+        hash INTEGER NOT NULL,
+        item_id INTEGER NOT NULL,
+        seen_at REAL NOT NULL
+    );
+    CREATE INDEX fingerprints_hash ON fingerprints (hash);
+    CREATE INDEX fingerprints_seen ON fingerprints (seen_at);
+    CREATE TABLE copies (
+        item_id INTEGER PRIMARY KEY,
+        original_id INTEGER NOT NULL,
+        similarity REAL NOT NULL
+    );
+    CREATE INDEX copies_original ON copies (original_id);
+    ALTER TABLE outbox ADD COLUMN message_id INTEGER;
+    ALTER TABLE outbox ADD COLUMN also TEXT NOT NULL DEFAULT '';
+    ALTER TABLE outbox ADD COLUMN edit_pending INTEGER NOT NULL DEFAULT 0;
     """,
 )
 

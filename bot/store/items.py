@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.model import Item
+from bot.store import copies as copy_rows
 
 _CHUNK = 500  # bound parameters per statement, well under SQLite's limit
 
@@ -25,6 +26,8 @@ class RecentMatch:
     published_at: float | None
     first_seen_at: float
     topics: tuple[str, ...]
+    # The statement's other copies (feed id, link): near-duplicates from other sources.
+    also: tuple[tuple[str, str | None], ...] = ()
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -87,14 +90,20 @@ def insert_item(
 def recent_matches(
     conn: sqlite3.Connection, *, topic_id: str | None = None, limit: int = 10
 ) -> list[RecentMatch]:
-    """The latest matched statements, newest first (for `/recent`)."""
-    query = "SELECT * FROM items WHERE topics != '' "
+    """The latest matched statements, newest first (for `/recent`): one row per statement, a
+    copy shown through its original (when that matched too) with the other sources."""
+    query = (
+        "SELECT * FROM items WHERE topics != '' AND NOT EXISTS (SELECT 1 FROM copies c "
+        "JOIN items o ON o.id = c.original_id WHERE c.item_id = items.id AND o.topics != '') "
+    )
     params: list[object] = []
     if topic_id is not None:
         query += "AND EXISTS (SELECT 1 FROM json_each(items.topics) WHERE value = ?) "
         params.append(topic_id)
     query += "ORDER BY first_seen_at DESC, id DESC LIMIT ?"
     params.append(limit)
+    rows = conn.execute(query, params).fetchall()
+    members = copy_rows.groups(conn, [int(r["id"]) for r in rows])
     return [
         RecentMatch(
             feed_id=r["feed_id"],
@@ -103,8 +112,9 @@ def recent_matches(
             published_at=r["published_at"],
             first_seen_at=r["first_seen_at"],
             topics=tuple(json.loads(r["topics"])),
+            also=tuple((m.feed_id, m.link) for m in members[int(r["id"])] if m.item_id != r["id"]),
         )
-        for r in conn.execute(query, params)
+        for r in rows
     ]
 
 

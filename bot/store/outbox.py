@@ -6,6 +6,10 @@ sending loses nothing. A row is `pending` until the sender reports the outcome; 
 vanished). `UNIQUE (chat_id, statement_key)` makes "one message per chat per statement" a fact of
 the database: several topics, two feeds with the same canonical link, or a restart cannot queue
 it twice. The only duplicate left is a message in flight when the process died (SPEC).
+
+A chat with a digest gets its alerts `held`; the digest job turns them into one digest row (or a
+few, split at Telegram's limit) and marks them `digested` in the same transaction. Quiet hours
+only move a `pending` row's first attempt to their end: deferred, never dropped.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
 DROPPED = "dropped"
+HELD = "held"  # waiting for the chat's next digest (never sent on its own)
+DIGESTED = "digested"  # went out inside a digest (the digest is a row of its own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +41,10 @@ class OutboxRow:
     thread_id: int | None = None
     silent: bool = False
     preview_url: str | None = None
+
+    state: str = PENDING  # SENT: the row is due for an edit (its statement gained a source)
+    message_id: int | None = None
+    also: str = ""  # JSON [[source, link], ...]: other sources of the statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +67,22 @@ def enqueue(
     statement_key: str,
     topics: Iterable[str],
     now: float,
+    state: str = PENDING,
+    not_before: float | None = None,
 ) -> list[str]:
-    """Queues one alert per chat; returns the chats that did not have this statement yet."""
+    """Queues one alert per chat; returns the chats that did not have this statement yet.
+
+    ``state`` is PENDING or HELD (for a digest); ``not_before`` defers the first attempt (quiet
+    hours).
+    """
     topic_list = ",".join(topics)
     queued: list[str] = []
+    first_attempt = now if not_before is None else max(now, not_before)
     for d in deliveries:
         cursor = conn.execute(
             "INSERT INTO outbox (item_id, chat_id, statement_key, topics, text_html, text_plain, "
-            "next_attempt_at, created_at, thread_id, silent, preview_url) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "state, next_attempt_at, created_at, thread_id, silent, preview_url) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (chat_id, statement_key) DO NOTHING",
             (
                 item_id,
@@ -74,7 +91,8 @@ def enqueue(
                 topic_list,
                 d.text_html,
                 d.text_plain,
-                now,
+                state,
+                first_attempt,
                 now,
                 d.thread_id,
                 int(d.silent),
@@ -86,32 +104,76 @@ def enqueue(
     return queued
 
 
+_WORK = "(state = 'pending' OR (state = 'sent' AND edit_pending = 1))"
+
+
 def due(conn: sqlite3.Connection, now: float, limit: int = 500) -> list[OutboxRow]:
-    """Pending rows whose time has come, oldest first; bounded so a backlog never fills memory."""
+    """Rows to send (or, already sent, to edit) whose time has come, oldest first; bounded."""
     rows = conn.execute(
-        "SELECT id, chat_id, item_id, statement_key, topics, text_html, text_plain, attempts, "
-        "next_attempt_at, created_at, thread_id, silent, preview_url FROM outbox "
-        "WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+        "SELECT id, chat_id, item_id, statement_key, topics, text_html, text_plain, attempts, "  # noqa: S608
+        "next_attempt_at, created_at, thread_id, silent, preview_url, state, message_id, also "
+        f"FROM outbox WHERE {_WORK} AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
         (now, limit),
     )
     return [
         OutboxRow(
-            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], bool(r[11]), r[12]
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            bool(r[11]),
+            r[12],
+            r[13],
+            r[14],
+            r[15],
         )
         for r in rows
     ]
 
 
 def next_due_at(conn: sqlite3.Connection) -> float | None:
-    row = conn.execute("SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'").fetchone()
+    row = conn.execute(f"SELECT min(next_attempt_at) FROM outbox WHERE {_WORK}").fetchone()  # noqa: S608
     return float(row[0]) if row and row[0] is not None else None
 
 
-def mark_sent(conn: sqlite3.Connection, row_id: int, now: float, note: str | None = None) -> None:
+def mark_sent(
+    conn: sqlite3.Connection,
+    row_id: int,
+    now: float,
+    note: str | None = None,
+    *,
+    message_id: int | None = None,
+    also_sent: str = "",
+) -> None:
+    """The row went out (as ``message_id``, with the sources ``also_sent``); a source added
+    while it was on its way leaves an edit pending."""
     conn.execute(
-        "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ? "
-        "WHERE id = ?",
-        (now, note, row_id),
+        "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ?, "
+        "message_id = coalesce(?, message_id), edit_pending = (also != ?) WHERE id = ?",
+        (now, note, message_id, also_sent, row_id),
+    )
+
+
+def edit_done(conn: sqlite3.Connection, row_id: int, also_shown: str, note: str | None) -> None:
+    """The message now shows ``also_shown`` (or cannot be edited: ``note``)."""
+    conn.execute(
+        "UPDATE outbox SET edit_pending = (also != ? AND ? IS NULL), last_error = coalesce(?, "
+        "last_error) WHERE id = ?",
+        (also_shown, note, note, row_id),
+    )
+
+
+def edit_later(conn: sqlite3.Connection, row_id: int, at: float, error: str) -> None:
+    conn.execute(
+        "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
+        (at, error[:500], row_id),
     )
 
 
@@ -163,6 +225,49 @@ def shift_pending(conn: sqlite3.Connection, seconds: float) -> int:
     cursor = conn.execute(
         "UPDATE outbox SET next_attempt_at = next_attempt_at + ? WHERE state = 'pending'",
         (seconds,),
+    )
+    return cursor.rowcount
+
+
+@dataclass(frozen=True, slots=True)
+class HeldAlert:
+    """An alert waiting for a digest, with what the digest shows of its statement."""
+
+    row_id: int
+    item_id: int
+    feed_id: str
+    title: str
+    link: str | None
+    topics: tuple[str, ...]
+    created_at: float
+
+
+def held(conn: sqlite3.Connection, chat_id: str) -> list[HeldAlert]:
+    rows = conn.execute(
+        "SELECT o.id, o.item_id, i.feed_id, i.title, i.link, o.topics, o.created_at "
+        "FROM outbox o JOIN items i ON i.id = o.item_id "
+        "WHERE o.chat_id = ? AND o.state = 'held' ORDER BY o.id",
+        (chat_id,),
+    )
+    return [
+        HeldAlert(r[0], r[1], r[2], r[3], r[4], tuple(t for t in r[5].split(",") if t), r[6])
+        for r in rows
+    ]
+
+
+def mark_digested(conn: sqlite3.Connection, row_ids: Iterable[int], digest_key: str) -> None:
+    conn.executemany(
+        "UPDATE outbox SET state = 'digested', last_error = ? WHERE id = ? AND state = 'held'",
+        [(digest_key, row_id) for row_id in row_ids],
+    )
+
+
+def release_held(conn: sqlite3.Connection, chat_id: str, now: float) -> int:
+    """Held rows become ordinary pending alerts (the chat turned its digest off)."""
+    cursor = conn.execute(
+        "UPDATE outbox SET state = 'pending', next_attempt_at = ? "
+        "WHERE chat_id = ? AND state = 'held'",
+        (now, chat_id),
     )
     return cursor.rowcount
 

@@ -18,7 +18,7 @@ from telegram.error import BadRequest, TelegramError
 from bot.i18n import LANGUAGE_NAMES
 from bot.logs import redact
 from bot.store import subs
-from bot.telegram import keyboards, replies, settings
+from bot.telegram import keyboards, replies, searching, settings
 from bot.telegram.request import Need, Request, subscribe_chat, unsubscribe_chat
 
 MAX_ANSWER = 200
@@ -30,13 +30,15 @@ class Redraw:
     """The new look of the pressed message: text (None keeps it) and keyboard."""
 
     text: str | None
-    markup: InlineKeyboardMarkup
+    markup: InlineKeyboardMarkup | None
 
 
 def need_of(press: keyboards.Press, followed: list[str], topic_ids: list[str]) -> Need:
     """Following needs the subscribe right; leaving and the language only the change right."""
     if press.action == "lang" or press.action == "unsub":
         return Need.CHANGE
+    if press.action == "find":
+        return searching.NEED
     if press.action == "tog":
         wanted = topic_ids if press.topic_id == keyboards.ALL else [press.topic_id]
         if all(t in followed for t in wanted):
@@ -48,6 +50,8 @@ def press_button(req: Request, press: keyboards.Press) -> tuple[Request, str]:
     """Applies the press; returns the request (in the chat's new language) and the answer."""
     tr = req.tr
     topic_ids = [t.id for t in req.config.topics]
+    if press.action == "find":  # the page itself is drawn by redraw()
+        return req, searching.press_answer(req, press.search_id)
     if press.action == "lang":
         req = settings.set_language(req, press.language)
         return req, LANGUAGE_NAMES[press.language]
@@ -72,9 +76,12 @@ def press_button(req: Request, press: keyboards.Press) -> tuple[Request, str]:
     return req, _answer(tr("Subscribed to {name}", name=_name(req, press.topic_id)))
 
 
-def redraw(req: Request, press: keyboards.Press) -> Redraw:
-    """How the pressed message looks now."""
+def redraw(req: Request, press: keyboards.Press) -> Redraw | None:
+    """How the pressed message looks now (None: leave it as it is)."""
     topics = req.config.topics
+    if press.action == "find":
+        page = searching.page_look(req, press.search_id, press.offset)
+        return None if page is None else Redraw(req.tr.lines(page[0]), page[1])
     if press.action == "lang":
         text = req.tr.lines(replies.language_text(req.tr.lang, req.tr))
         return Redraw(text, keyboards.language_keyboard(req.tr.lang))
@@ -93,8 +100,10 @@ def _answer(text: str) -> str:
     return text[:MAX_ANSWER]
 
 
-async def edit_in_place(bot: Bot, chat_id: int, message_id: int, look: Redraw) -> None:
-    """Edits the pressed message: one edit, never a new message."""
+async def edit_in_place(bot: Bot, chat_id: int, message_id: int, look: Redraw | None) -> None:
+    """Edits the pressed message: one edit, never a new message (none when ``look`` is None)."""
+    if look is None:
+        return
     text = look.text
     if text is not None and len(text) > replies.MAX_MESSAGE:
         text = None  # a listing split over several messages: only its keyboard is redrawn

@@ -24,7 +24,7 @@ from bot.store import articles, outbox, subs
 from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
 from bot.store.db import transaction
-from bot.telegram import keyboards, replies, settings
+from bot.telegram import delivery, keyboards, replies, searching, settings
 from bot.telegram.replies import echo, esc
 from bot.telegram.request import (
     Command,
@@ -230,7 +230,7 @@ async def cmd_list(req: Request) -> None:
         req.tz,
         req.tr,
     )
-    await req.reply(text)
+    await req.reply(text + "\n\n" + delivery.summary_text(req))
 
 
 async def cmd_recent(req: Request) -> None:
@@ -340,8 +340,36 @@ COMMANDS: tuple[Command, ...] = (
     Command("untrack", cmd_untrack, "/untrack PHRASE", N_("stop a tracked phrase"), Need.CHANGE),
     Command("list", cmd_list, "/list", N_("what this chat follows")),
     Command("recent", cmd_recent, "/recent [TOPIC]", N_("the latest matching statements")),
+    Command(
+        "search",
+        searching.cmd_search,
+        "/search WORDS",
+        N_("search every statement read"),
+        Need.SUBSCRIBE,
+    ),
     Command("mute", cmd_mute, "/mute DURATION", N_("pause alerts, e.g. /mute 2h"), Need.CHANGE),
     Command("unmute", cmd_unmute, "/unmute", N_("resume alerts"), Need.CHANGE),
+    Command(
+        "digest",
+        delivery.cmd_digest,
+        "/digest off|daily HH:MM|weekly DAY HH:MM",
+        N_("one summary message instead of each alert"),
+        Need.CHANGE,
+    ),
+    Command(
+        "quiet",
+        delivery.cmd_quiet,
+        "/quiet HH:MM-HH:MM|off",
+        N_("hold alerts at night, deliver after"),
+        Need.CHANGE,
+    ),
+    Command(
+        "timezone",
+        delivery.cmd_timezone,
+        "/timezone ZONE",
+        N_("time zone of digests and quiet hours"),
+        Need.CHANGE,
+    ),
     Command(
         "lang", settings.cmd_lang, "/lang [ar|en|fr|nl]", N_("the bot's language"), Need.CHANGE
     ),

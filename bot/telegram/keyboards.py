@@ -3,7 +3,9 @@
 Callback data is ``sub:<topic_id>``, ``unsub:<topic_id>`` or ``sub:*`` (every topic) under the
 /start message, whose keyboard is redrawn on a press; ``tog:<topic_id>`` or ``tog:*`` under the
 /topics message, where a press follows or leaves the topic and redraws the whole message (text
-and keyboard, one edit, no new message); ``lang:<code>`` under the /lang message. Anyone can send
+and keyboard, one edit, no new message); ``lang:<code>`` under the /lang message;
+``find:<search id>:<offset>`` under /search results (the page from that result; the search must
+have been made in the same chat, offsets up to 200). Anyone can send
 any callback data to a bot (RELIABILITY F9), so a press is acted on only when it parses exactly
 and names a topic configured *now* or one of the four languages; stale buttons from before a
 reload fail the same way. Topic ids are at most 32 characters, so the data stays under
@@ -12,6 +14,7 @@ Telegram's 64-byte limit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -27,7 +30,10 @@ CHECK = "✓ "
 MAX_LABEL = 60
 ALL_TOPICS = N_("All topics")
 
-Action = Literal["sub", "unsub", "tog", "lang"]
+# find:<search id>:<offset> — a page of /search results (at most 28 bytes).
+_FIND = re.compile(r"([1-9][0-9]{0,11}):(0|[1-9][0-9]{0,3})")
+MAX_SEARCH_OFFSET = 200
+Action = Literal["sub", "unsub", "tog", "lang", "find"]
 
 
 def _label(name: str) -> str:
@@ -41,6 +47,8 @@ class Press:
     action: Action
     topic_id: str = ""  # a configured topic id, or ALL (sub and tog); empty for lang
     language: str = ""  # one of LANGUAGES, for lang
+    search_id: int = 0  # for find: a saved /search (bot.telegram.searching) and the result to
+    offset: int = 0  # show first
 
 
 def callback_data(action: Action, value: str) -> str:
@@ -56,6 +64,11 @@ def parse_press(data: str | None, topic_ids: Collection[str]) -> Press | None:
         return None
     if action == "lang":
         return Press("lang", language=value) if value in LANGUAGES else None
+    if action == "find":
+        found = _FIND.fullmatch(value)
+        if found is None or int(found.group(2)) > MAX_SEARCH_OFFSET:
+            return None
+        return Press("find", search_id=int(found.group(1)), offset=int(found.group(2)))
     if action in ("sub", "tog") and value == ALL:
         return Press(action, ALL)  # type: ignore[arg-type]  # narrowed by the test above
     if action in ("sub", "unsub", "tog") and value in topic_ids:

@@ -276,7 +276,23 @@ def recent_text(
         else:
             lines.append(tr.value(f"<b>{title}</b>"))
         lines.append(f"{tr.value(esc(source))} · {tr.value(esc(date))}")
+        if match.also:
+            lines.append(also_published(config, match.also))
     return "\n".join(lines)
+
+
+def also_published(config: Config, sources: Sequence[tuple[str, str | None]]) -> str:
+    """ "Also published by: A · B", each linked to its copy (sources by feed id)."""
+    shown = []
+    for feed_id, link in sources:
+        try:
+            name = esc(config.feed(feed_id).name)
+        except KeyError:
+            name = esc(feed_id)
+        if link and link.startswith(("https://", "http://")):
+            name = f'<a href="{esc(link)}">{name}</a>'
+        shown.append(name)
+    return "Also published by: " + " · ".join(shown)
 
 
 def language_text(current: str, tr: Tr) -> str:

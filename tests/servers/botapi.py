@@ -1287,6 +1287,9 @@ class BotApiServer:
         message = self._find_message(params)
         if message is None:
             return True
+        # As the real API: a bot edits only its own messages.
+        if message.get("from", {}).get("id") != self._bot_user()["id"]:
+            raise _ApiError(400, "Bad Request: message can't be edited")
         new_markup = markup if markup is not None and "inline_keyboard" in markup else None
         if message.get("text") == shown and message.get("reply_markup") == new_markup:
             raise _ApiError(

@@ -1,0 +1,87 @@
+"""Running a parsed query against the archive: the one path `vigil search` and `/search` share.
+
+Rules: feed and topic ids in a query must be configured now (a typo gets "unknown feed", not
+an empty answer); results come best first (FTS5 bm25 with the title weighted 10x, then the newer
+statement), or newest first when the query has only filters and exclusions; each result carries
+its title and an excerpt with the matched words marked, cut from the original text. A statement
+published by several sources (near-duplicates) is one result, listing the other sources; a page
+may then hold fewer results than asked.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from bot.config import Config
+from bot.search.excerpt import Piece, excerpt, find_spans, mark
+from bot.search.query import Query, QueryError
+from bot.store import archive
+from bot.store import copies as copy_rows
+
+__all__ = ["Result", "check_names", "run_search"]
+
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One statement found, ready to show."""
+
+    found: archive.Found
+    source: str  # the feed's configured name (its id when the feed was removed since)
+    title: tuple[Piece, ...]
+    excerpt: tuple[Piece, ...]
+    # The statement's other copies (feed id, link), near-duplicates from other sources.
+    also: tuple[tuple[str, str | None], ...] = ()
+
+
+def check_names(query: Query, config: Config) -> None:
+    """Raises QueryError for a feed or topic id that is not configured."""
+    feeds = {f.id for f in config.feeds}
+    topics = {t.id for t in config.topics}
+    for feed_id in query.feeds:
+        if feed_id not in feeds:
+            known = ", ".join(sorted(feeds)[:10])
+            raise QueryError(f"unknown feed {feed_id!r}; feeds are: {known}")
+    for topic_id in query.topics:
+        if topic_id not in topics:
+            known = ", ".join(sorted(topics)[:10])
+            raise QueryError(f"unknown topic {topic_id!r}; topics are: {known}")
+
+
+def run_search(
+    conn: sqlite3.Connection, query: Query, config: Config, *, limit: int, offset: int = 0
+) -> list[Result]:
+    """The results from ``offset`` on, at most ``limit`` (QueryError for unknown ids)."""
+    check_names(query, config)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"the limit must be between 1 and {MAX_LIMIT}")
+    names = {f.id: f.name for f in config.feeds}
+    found = archive.search(
+        conn,
+        match=query.match_expression(),
+        exclude=query.exclusion_expression(),
+        filters=archive.Filters(query.feeds, query.topics, query.since, query.until),
+        limit=limit,
+        offset=max(0, offset),
+    )
+    terms = query.terms
+    members = copy_rows.groups(conn, [row.item_id for row in found])
+    shown: set[int] = set()
+    results = []
+    for row in found:
+        group = members[row.item_id]
+        if group[0].item_id in shown:
+            continue  # one row per statement: a copy of one already listed is folded into it
+        shown.add(group[0].item_id)
+        results.append(
+            Result(
+                found=row,
+                source=names.get(row.feed_id, row.feed_id),
+                title=tuple(mark(row.title, find_spans(row.title, terms))),
+                excerpt=tuple(excerpt(row.body, terms)) if row.body else (),
+                also=tuple((m.feed_id, m.link) for m in group if m.item_id != row.item_id),
+            )
+        )
+    return results

@@ -1,0 +1,305 @@
+"""The search grammar, shared by `vigil search` and `/search`: text in, a safe query out.
+
+Grammar (documented in the README, "Searching the archive"):
+
+- ``caesar act`` — every word, in any order (AND);
+- ``"convention against torture"`` — these words in this order (a phrase); typographic quotes
+  and guillemets count as quotes; a quote left open runs to the end of the query;
+- ``-ceasefire`` or ``-"peace talks"`` — leave out statements that contain it;
+- ``assad OR asad`` — either (``OR`` in capitals, between two words or phrases; it binds
+  tighter than the implicit AND, so ``syria assad OR asad`` is syria AND (assad OR asad));
+- ``tortur*`` — words that start with ``tortur`` (at least two letters before the ``*``); on a
+  phrase, ``"caesar ac"*``, the last word is the prefix;
+- ``since:2026-03-01``, ``until:2026-03-31`` (whole days, in the configured time zone), or a
+  span back from now: ``since:7d``, ``since:12h``;
+- ``feed:ID`` and ``topic:ID`` — only that source or topic (given twice: either one).
+
+Every word is normalized exactly as keywords and statements are (:mod:`bot.match.normalize`):
+case, accents and Arabic spelling variants never matter; words are runs of letters and digits,
+and punctuation other than spaces, hyphens, apostrophes and quotes between two words must be
+there in the statement too, as for keywords (:mod:`bot.search.tokens`): ``A/HRC/52`` finds
+``A/HRC/52`` and ``A.HRC.52`` but not ``a hrc 52``. An Arabic first
+word also matches with the attached prefixes that keywords take (``و``, ``ف``, ``ب``, ``ل``,
+``ك``, ``لل``; :func:`bot.match.rules.arabic_forms`). Punctuation alone is ignored.
+
+Safety: :meth:`Query.match_expression` emits only double-quoted runs of letters and digits joined
+by ``AND``, ``OR``, ``NOT`` and parentheses, so no input can cause an FTS5 syntax error or name a
+column. A query that cannot be read raises :class:`QueryError` saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from bot.config.durations import parse_duration
+from bot.match.normalize import normalize_char
+from bot.match.rules import arabic_forms, is_arabic
+from bot.search.tokens import BREAK, query_words
+
+__all__ = ["MAX_QUERY", "MAX_TERMS", "Query", "QueryError", "Term", "parse_query"]
+
+MAX_QUERY = 300  # characters
+MAX_TERMS = 12  # words and phrases, excluded ones included
+MAX_PHRASE_WORDS = 16
+MIN_PREFIX = 2
+OR = "OR"
+
+_FILTER = re.compile(r"(?i)(feed|topic|since|until):(.*)", re.DOTALL)
+_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+class QueryError(ValueError):
+    """A query that cannot be read; the message says what is wrong, in words for users."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word or phrase: normalized words, the last one a prefix when ``prefix``."""
+
+    words: tuple[str, ...]
+    prefix: bool = False
+
+    def forms(self) -> tuple[tuple[str, ...], ...]:
+        """The word sequences that count as this term (Arabic first words take prefixes)."""
+        first = self.words[0]
+        if not is_arabic(first):
+            return (self.words,)
+        return tuple((form, *self.words[1:]) for form in arabic_forms(first))
+
+    def fts(self) -> str:
+        """The FTS5 form: quoted runs of letters and digits only, never an operator or column."""
+        star = "*" if self.prefix else ""
+        alternatives = ['"' + " ".join(words) + '"' + star for words in self.forms()]
+        if len(alternatives) == 1:
+            return alternatives[0]
+        return "(" + " OR ".join(alternatives) + ")"
+
+    def shown(self) -> str:
+        text = " ".join(self.words).replace(f" {BREAK} ", "/") + ("*" if self.prefix else "")
+        return f'"{text}"' if len(self.words) > 1 else text
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A parsed query: groups AND-ed together, each group's terms OR-ed; exclusions; filters.
+
+    ``since`` and ``until`` are Unix times, ``until`` exclusive.
+    """
+
+    groups: tuple[tuple[Term, ...], ...] = ()
+    excluded: tuple[Term, ...] = ()
+    feeds: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    since: float | None = None
+    until: float | None = None
+    text: str = field(default="", compare=False)
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        """The terms a result contains (what excerpts mark), in the order typed."""
+        return tuple(term for group in self.groups for term in group)
+
+    def match_expression(self) -> str | None:
+        """The FTS5 MATCH string, or None when there is no word to look for (filters only)."""
+        if not self.groups:
+            return None
+        parts = []
+        for group in self.groups:
+            inner = " OR ".join(term.fts() for term in group)
+            parts.append(f"({inner})")
+        positive = " AND ".join(parts)
+        negative = self.exclusion_expression()
+        return f"({positive}) NOT {negative}" if negative else positive
+
+    def exclusion_expression(self) -> str | None:
+        """The FTS5 expression of what must not occur, or None."""
+        if not self.excluded:
+            return None
+        return "(" + " OR ".join(term.fts() for term in self.excluded) + ")"
+
+    def explain(self) -> str:
+        """The normalized query, for "nothing matched" replies: shows what was looked for."""
+        parts = [" OR ".join(t.shown() for t in group) for group in self.groups]
+        parts += ["-" + t.shown() for t in self.excluded]
+        parts += [f"feed:{f}" for f in self.feeds] + [f"topic:{t}" for t in self.topics]
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    text: str
+    quoted: bool
+    negated: bool
+    prefix: bool
+
+
+def _is_quote(ch: str) -> bool:
+    return ch == '"' or normalize_char(ch) == '"'
+
+
+def _is_dash(ch: str) -> bool:
+    return ch == "-" or normalize_char(ch) == "-"
+
+
+def _lex(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    index, end = 0, len(text)
+    while index < end:
+        if text[index].isspace():
+            index += 1
+            continue
+        negated = False
+        if _is_dash(text[index]) and index + 1 < end and not text[index + 1].isspace():
+            negated = True
+            index += 1
+        if _is_quote(text[index]):
+            close = index + 1
+            while close < end and not _is_quote(text[close]):
+                close += 1
+            body = text[index + 1 : close]
+            index = close + 1  # past the closing quote (or past the end: an open quote)
+            prefix = body.endswith("*")
+            if index < end and text[index] == "*":
+                prefix = True
+                index += 1
+            tokens.append(_Token(body.rstrip("*"), True, negated, prefix))
+            continue
+        stop = index
+        while stop < end and not text[stop].isspace() and not _is_quote(text[stop]):
+            stop += 1
+        word = text[index:stop]
+        index = stop
+        tokens.append(_Token(word.rstrip("*"), False, negated, word.endswith("*")))
+    return tokens
+
+
+def _term(token: _Token) -> Term | None:
+    words = query_words(token.text)
+    if not words:
+        return None  # punctuation only: nothing to look for
+    if len(words) > MAX_PHRASE_WORDS:
+        raise QueryError(f"a phrase can have at most {MAX_PHRASE_WORDS} words")
+    if token.prefix and len(words[-1]) < MIN_PREFIX:
+        raise QueryError(
+            f"{token.text}*: put at least {MIN_PREFIX} letters before '*' (it would match "
+            "too many words)"
+        )
+    return Term(words, token.prefix)
+
+
+def _when(value: str, key: str, now: float, tz: tzinfo) -> float:
+    found = _DATE.fullmatch(value)
+    if found:
+        try:
+            year, month, date = (int(g) for g in found.groups())
+            day = datetime(year, month, date, tzinfo=tz)
+        except ValueError:
+            raise QueryError(f"{key}:{value} is not a real date") from None
+        if key == "until":
+            day += timedelta(days=1)  # until a day means up to the end of that day
+        return day.timestamp()
+    try:
+        return now - parse_duration(value)
+    except ValueError:
+        raise QueryError(
+            f"{key}: wants a date like 2026-03-01 or a span back from now like 7d; "
+            f"got {value[:40]!r}"
+        ) from None
+
+
+class _Builder:
+    """Collects the parts of a query while the tokens are read."""
+
+    def __init__(self, now: float, tz: tzinfo) -> None:
+        self.now, self.tz = now, tz
+        self.groups: list[list[Term]] = []
+        self.excluded: list[Term] = []
+        self.feeds: list[str] = []
+        self.topics: list[str] = []
+        self.since: float | None = None
+        self.until: float | None = None
+
+    def apply_filter(self, key: str, value: str) -> None:
+        key = key.lower()
+        if not value:
+            what = "a date" if key in ("since", "until") else f"a {key} id"
+            raise QueryError(f"{key}: needs {what} right after the colon, e.g. {key}:{_EG[key]}")
+        if key in ("feed", "topic"):
+            ident = value.lower()
+            if not _ID.fullmatch(ident):
+                raise QueryError(
+                    f"{key}:{value[:40]} is not a {key} id (see /topics or feeds.yaml)"
+                )
+            target = self.feeds if key == "feed" else self.topics
+            target.append(ident)
+        elif key == "since":
+            self.since = _when(value, key, self.now, self.tz)
+        else:
+            self.until = _when(value, key, self.now, self.tz)
+
+    def count(self) -> int:
+        return sum(len(g) for g in self.groups) + len(self.excluded)
+
+
+_EG = {"feed": "ohchr", "topic": "caesar", "since": "2026-03-01", "until": "2026-03-31"}
+
+
+def parse_query(text: str, *, now: float, tz: tzinfo = UTC) -> Query:
+    """Reads a query (see the module grammar); raises QueryError with the reason."""
+    if len(text) > MAX_QUERY:
+        raise QueryError(f"a query is at most {MAX_QUERY} characters")
+    build = _Builder(now, tz)
+    pending_or = False
+    after_term = False
+    for token in _lex(text):
+        if not token.quoted and not token.negated and token.text == OR and not token.prefix:
+            if not after_term or pending_or:
+                raise QueryError("OR must stand between two words or phrases")
+            pending_or = True
+            continue
+        found = None if token.quoted else _FILTER.fullmatch(token.text)
+        if found is not None:
+            if token.negated:
+                raise QueryError(f"-{found.group(1)}: a filter cannot be excluded")
+            if pending_or:
+                raise QueryError("OR must stand between two words or phrases")
+            build.apply_filter(found.group(1), found.group(2) + ("*" if token.prefix else ""))
+            after_term = False
+            continue
+        term = _term(token)
+        if term is None:
+            continue
+        if token.negated:
+            if pending_or:
+                raise QueryError("OR must stand between two words or phrases, not before a -")
+            build.excluded.append(term)
+            after_term = False
+        elif pending_or:
+            build.groups[-1].append(term)
+            pending_or = False
+            after_term = True
+        else:
+            build.groups.append([term])
+            after_term = True
+        if build.count() > MAX_TERMS:
+            raise QueryError(f"a query can have at most {MAX_TERMS} words and phrases")
+    if pending_or:
+        raise QueryError("OR must stand between two words or phrases")
+    query = Query(
+        groups=tuple(tuple(g) for g in build.groups),
+        excluded=tuple(build.excluded),
+        feeds=tuple(dict.fromkeys(build.feeds)),
+        topics=tuple(dict.fromkeys(build.topics)),
+        since=build.since,
+        until=build.until,
+        text=text,
+    )
+    filtered = query.feeds or query.topics or query.since is not None or query.until is not None
+    if not (query.groups or query.excluded or filtered):
+        raise QueryError('nothing to search for: give a word, a "phrase" or a filter')
+    if query.since is not None and query.until is not None and query.since >= query.until:
+        raise QueryError("since: must come before until:")
+    return query

@@ -1,0 +1,129 @@
+"""`/search` through the real PTB client and the Bot API test server: pages, buttons, access."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.model import Item
+from bot.store import archive
+from bot.store import items as item_rows
+from bot.store.db import transaction
+from bot.telegram.keyboards import Press
+from bot.telegram.searching import MAX_OFFSET, callback_data, parse_page
+from tests.servers.botapi import BotApiServer
+from tests.test_telegram_commands import (
+    GROUP,
+    USER,
+    LiveHost,
+    button_texts,
+    make_host,
+    reply_to,
+    running,
+    wait_for_calls,
+)
+
+
+def archive_statements(host: LiveHost, count: int) -> None:
+    """Archives ``count`` statements mentioning torture (statement 0 newest), like the poller."""
+    conn = host.conn
+    with transaction(conn):
+        for n in range(count):
+            published = datetime(2026, 3, 28 - n % 27, tzinfo=UTC)
+            item = Item(
+                f"k{n}",
+                f"Statement {n} on torture",
+                f"https://x.test/{n}",
+                f"Le Comité a évoqué la torture ({n}).",
+                "",
+                published,
+            )
+            item_id = item_rows.insert_item(
+                conn, "icj", item, link_key=item.link, topics=["cat"], now=published.timestamp()
+            )
+            assert item_id is not None
+            archive.add(conn, item_id, item, now=published.timestamp())
+
+
+async def test_search_pages_with_more_button(tmp_path: Path, botapi: BotApiServer) -> None:
+    """Five results a page with bold original words; More edits the message to the next page."""
+    host = make_host(tmp_path)
+    archive_statements(host, 7)
+    async with running(botapi, host):
+        first = await reply_to(botapi, "/search evoque torture")
+        assert first.parse_mode == "HTML"
+        assert "results 1–5" in first.text
+        assert "Le Comité a <b>évoqué</b> la <b>torture</b> (0)." in first.params["text"]
+        assert button_texts(first) == ["More ›"]
+        data = first.reply_markup["inline_keyboard"][0][0]["callback_data"]  # type: ignore[index]
+        assert len(data.encode()) <= 64
+        botapi.callback(data, message_id=first.message_id)
+        [edit] = await wait_for_calls(botapi, "editMessageText")
+    assert "results 6–7" in edit.params["text"]
+    markup = edit.params["reply_markup"]
+    assert [b["text"] for row in markup["inline_keyboard"] for b in row] == ["‹ Back"]
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("/search", "Usage: /search WORDS"),
+        ("/search OR", "Cannot read that search: OR must stand between two words or phrases"),
+        ("/search x feed:nope", "Cannot read that search: unknown feed"),
+        ("/search A/HRC/52 -torture", "Nothing in the archive matches"),
+        ('/search "unbalanced', "Nothing in the archive matches <code>unbalanced</code>"),
+    ],
+)
+async def test_search_explains_unreadable_and_empty(
+    tmp_path: Path, botapi: BotApiServer, text: str, says: str
+) -> None:
+    """Bad queries get the reason; no match shows what was looked for."""
+    host = make_host(tmp_path)
+    archive_statements(host, 1)
+    async with running(botapi, host):
+        reply = await reply_to(botapi, text)
+    assert says in reply.params["text"]
+
+
+async def test_search_in_a_group_needs_an_admin(tmp_path: Path, botapi: BotApiServer) -> None:
+    """In a group, /search is for its administrators, as subscribing is."""
+    host = make_host(tmp_path)
+    archive_statements(host, 1)
+    async with running(botapi, host):
+        reply = await reply_to(botapi, "/search torture", chat_type="group", chat_id=GROUP)
+    assert "administrators" in reply.text
+
+
+async def test_another_chats_search_button_is_refused(tmp_path: Path, botapi: BotApiServer) -> None:
+    """A press naming a search made in another chat shows nothing of it (forged data, F9)."""
+    host = make_host(tmp_path)
+    archive_statements(host, 7)
+    async with running(botapi, host):
+        await reply_to(botapi, "/search torture")
+        botapi.callback(callback_data(1, 5), user_id=USER + 1)
+        [answer] = await wait_for_calls(botapi, "answerCallbackQuery")
+    assert answer.params["text"] == "This search has expired; send /search again."
+    assert not [c for c in botapi.calls if c.method == "editMessageText"]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("find:1:0", Press("find", search_id=1, offset=0)),
+        ("find:12:5", Press("find", search_id=12, offset=5)),
+        (f"find:1:{MAX_OFFSET}", Press("find", search_id=1, offset=MAX_OFFSET)),
+        (f"find:1:{MAX_OFFSET + 1}", None),
+        ("find:0:5", None),
+        ("find:1:05", None),
+        ("find:1:-5", None),
+        ("find:1", None),
+        ("find:x:1", None),
+        ("find:1:1:1", None),
+        (None, None),
+    ],
+)
+def test_parse_page(data: str | None, expected: Press | None) -> None:
+    """Only exact page data parses; everything else is an out-of-date button."""
+    assert parse_page(data) == expected
