@@ -37,7 +37,9 @@ def test_fresh_database_gets_current_schema_and_wal(tmp_path: Path) -> None:
 
 def test_newer_schema_is_refused_not_recreated(tmp_path: Path) -> None:
     """A database from a newer Vigil stops this one and stays untouched (RELIABILITY D7)."""
-    connect(tmp_path).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    newer = connect(tmp_path)
+    newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    newer.close()  # checkpointed now, not whenever the garbage collector gets to it
     before = (tmp_path / "vigil.db").read_bytes()
     with pytest.raises(StateError, match="newer than this Vigil"):
         connect(tmp_path)
