@@ -19,6 +19,7 @@ MAX_LINKS links and the parser's nesting limit.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections import Counter
 from datetime import datetime
@@ -55,13 +56,15 @@ def find_rows(doc: HtmlDoc, judge: LinkJudge, now: datetime) -> Listing:
     """Items of the repeated entries of the page, with the selector that picks them."""
     listing = Listing()
     candidates = _candidates(doc, judge, listing)
-    shared = _shared_paths(candidates)
+    paths = _paths(candidates)
+    shared = _shared(paths)
     groups: dict[tuple[str, ...], dict[Any, list[tuple[Any, str]]]] = {}
     for anchor, absolute in candidates:
         row = _row_of(anchor, shared)
         if row is None:
             continue
-        groups.setdefault(_signature(row), {}).setdefault(row, []).append((anchor, absolute))
+        # A row is the anchor or one of its ancestors, so its signature path is in ``paths``.
+        groups.setdefault(paths[row], {}).setdefault(row, []).append((anchor, absolute))
     best: list[tuple[Any, Any, str, str]] = []
     best_score = 0.0
     for rows in groups.values():
@@ -137,8 +140,8 @@ def _candidates(doc: HtmlDoc, judge: LinkJudge, listing: Listing) -> list[tuple[
     return out
 
 
-def _shared_paths(candidates: list[tuple[Any, str]]) -> dict[Any, int]:
-    """For every element holding a candidate link: how many holders share its signature path."""
+def _paths(candidates: list[tuple[Any, str]]) -> dict[Any, tuple[str, ...]]:
+    """The signature path from the root of every element holding a candidate link."""
     paths: dict[Any, tuple[str, ...]] = {}
     for anchor, _ in candidates:
         chain = []
@@ -150,6 +153,11 @@ def _shared_paths(candidates: list[tuple[Any, str]]) -> dict[Any, int]:
         for element in reversed(chain):
             path = (*path, _label(element))
             paths[element] = path
+    return paths
+
+
+def _shared(paths: dict[Any, tuple[str, ...]]) -> dict[Any, int]:
+    """For every element holding a candidate link: how many holders share its signature path."""
     counts = Counter(paths.values())
     return {element: counts[path] for element, path in paths.items()}
 
@@ -168,18 +176,15 @@ def _row_of(anchor: Any, shared: dict[Any, int]) -> Any:
     return node
 
 
-def _signature(row: Any) -> tuple[str, ...]:
-    path = []
-    node = row
-    while node is not None:
-        path.append(_label(node))
-        node = node.getparent()
-    return tuple(reversed(path))
-
-
 def _label(node: Any) -> str:
-    classes = sorted(c for c in (node.get("class") or "").split() if _stable(c) and len(c) <= 60)
-    return ".".join([str(node.tag), *classes])
+    return _label_of(str(node.tag), node.get("class") or "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_of(tag: str, class_attr: str) -> str:
+    """Tag and stable classes; cached by value: a listing repeats the same few class strings."""
+    classes = sorted(c for c in class_attr.split() if _stable(c) and len(c) <= 60)
+    return ".".join([tag, *classes])
 
 
 def _stable(name: str) -> bool:

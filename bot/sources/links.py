@@ -12,6 +12,7 @@ has a reason, for `vigil probe`.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -143,10 +144,17 @@ def _nav_kind(node: Any, tag: str, in_article: bool) -> str | None:
         return "navigation" if tag == "nav" else "a sidebar"
     if tag in _EDGE_TAGS and not in_article:
         return f"the page {tag}"
-    role = (node.get("role") or "").strip().lower()
+    get = node.get
+    return _attr_kind(get("role") or "", get("class") or "", get("id") or "", in_article)
+
+
+@functools.lru_cache(maxsize=4096)
+def _attr_kind(role_attr: str, class_attr: str, id_attr: str, in_article: bool) -> str | None:
+    """The navigation kind named by role, classes and id; cached by value (pages repeat them)."""
+    role = role_attr.strip().lower()
     if role in _NAV_ROLES:
         return f"a {role} region"
-    for token in [*(node.get("class") or "").split(), node.get("id") or ""]:
+    for token in [*class_attr.split(), id_attr]:
         lowered = token.lower()
         if not lowered:
             continue

@@ -21,23 +21,25 @@ from typing import Any
 
 BLOCKING_STATUSES = frozenset({401, 403, 429, 503})
 _HEAD = 64 * 1024  # bytes of a page searched for an app's mount point
+# Lower-case patterns searched in the lower-cased head: the same as re.I on bytes (ASCII case
+# folding) and several times faster, since case-sensitive patterns get the literal-prefix scan.
 _CHALLENGES: tuple[tuple[re.Pattern[bytes], str], ...] = (
-    (re.compile(rb"<title>\s*just a moment", re.I), "a Cloudflare challenge"),
-    (re.compile(rb"attention required!\s*\|\s*cloudflare", re.I), "a Cloudflare block page"),
-    (re.compile(rb"/cdn-cgi/challenge-platform/|cf-chl-", re.I), "a Cloudflare challenge"),
+    (re.compile(rb"<title>\s*just a moment"), "a Cloudflare challenge"),
+    (re.compile(rb"attention required!\s*\|\s*cloudflare"), "a Cloudflare block page"),
+    (re.compile(rb"/cdn-cgi/challenge-platform/|cf-chl-"), "a Cloudflare challenge"),
     (
         re.compile(
             rb"<title>\s*access denied\s*</title>.*(?:reference(?:\s|&#32;)*(?:#|&#35;)"
             rb"|you don't have permission to access)",
-            re.I | re.S,
+            re.S,
         ),
         "an Akamai 'Access Denied' page",
     ),
-    (re.compile(rb"incapsula incident id|_incapsula_resource", re.I), "an Imperva block page"),
-    (re.compile(rb"sucuri website firewall", re.I), "a Sucuri firewall page"),
-    (re.compile(rb"ddos-guard", re.I), "a DDoS-Guard challenge"),
+    (re.compile(rb"incapsula incident id|_incapsula_resource"), "an Imperva block page"),
+    (re.compile(rb"sucuri website firewall"), "a Sucuri firewall page"),
+    (re.compile(rb"ddos-guard"), "a DDoS-Guard challenge"),
     (
-        re.compile(rb"please (?:turn|enable) javascript on and reload", re.I),
+        re.compile(rb"please (?:turn|enable) javascript on and reload"),
         "a bot check asking for JavaScript",
     ),
 )
@@ -63,7 +65,7 @@ def challenge(body: bytes, headers: Mapping[str, str], status: int | None = None
     if headers.get("cf-mitigated", "").lower() == "challenge":
         return "a Cloudflare challenge (cf-mitigated: challenge)"
     # A challenge page is small; in a large page only its head (the title) can say so.
-    head = body[:_SMALL_PAGE] if len(body) < _SMALL_PAGE else body[:4096]
+    head = (body[:_SMALL_PAGE] if len(body) < _SMALL_PAGE else body[:4096]).lower()
     for pattern, what in _CHALLENGES:
         if pattern.search(head):
             return what
