@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import delivery, fulltext, listing, memory, polling
+from bench import delivery, fulltext, listing, memory, pagecycle, polling
 from bench.matching import matching_row
 from bench.search_bench import search_row
 from bench.server import BenchServers
@@ -40,14 +40,26 @@ class Sizes:
     fulltext_sources: int = 4  # sources × 5 articles in the full-text cycle
     pdf_sources: int = 1  # sources × 5 PDFs of 50 pages in the full-text memory row
     search_statements: int = 2_000  # stored statements in the archive search row
+    page_sources: int = 20  # unchanged page sources in the warm page cycle
+    memory_pages: int = 10  # page sources beside the feeds in the memory row
 
 
 SIZES = {
-    "smoke": Sizes("smoke", 20, 200, 0.3, 0.1, 20, 0, 20, 4, 1, 2_000),
-    "default": Sizes("default", 200, 2000, 5.0, 0.5, 200, 10, 100, 24, 4, 50_000),
-    "full": Sizes("full", 1000, 2000, 50.0, 2.0, 2000, 50, 1000, 100, 10, 200_000),
+    "smoke": Sizes("smoke", 20, 200, 0.3, 0.1, 20, 0, 20, 4, 1, 2_000, 20, 10),
+    "default": Sizes("default", 200, 2000, 5.0, 0.5, 200, 10, 100, 24, 4, 50_000, 300, 100),
+    "full": Sizes("full", 1000, 2000, 50.0, 2.0, 2000, 50, 1000, 100, 10, 200_000, 300, 300),
 }
-SECTIONS = ("polling", "matching", "fanout", "latency", "memory", "fulltext", "listing", "search")
+SECTIONS = (
+    "polling",
+    "pages",
+    "matching",
+    "fanout",
+    "latency",
+    "memory",
+    "fulltext",
+    "listing",
+    "search",
+)
 
 
 def _run(sizes: Sizes, sections: tuple[str, ...], workdir: Path) -> list[Row]:
@@ -58,6 +70,9 @@ def _run(sizes: Sizes, sections: tuple[str, ...], workdir: Path) -> list[Row]:
             _say(f"poll cycles over {sizes.feeds} feeds")
             result = polling.measure(servers, sizes.feeds, workdir)
             rows += [polling.cold_row(result), polling.warm_row(result)]
+        if "pages" in sections:
+            _say(f"warm cycle over {sizes.page_sources} unchanged page sources")
+            rows.append(pagecycle.warm_pages_row(servers, sizes.page_sources, workdir))
         if "matching" in sections:
             _say(f"matching {sizes.keywords} keywords over {sizes.megabytes} MB")
             rows.append(matching_row(sizes.keywords, sizes.megabytes, sizes.naive_megabytes))
@@ -73,8 +88,13 @@ def _run(sizes: Sizes, sections: tuple[str, ...], workdir: Path) -> list[Row]:
                     Row("latency", f"skipped at {sizes.name} size (needs 2 minutes)", "—", None)
                 )
         if "memory" in sections:
-            _say(f"memory of `vigil run` with {sizes.memory_feeds} feeds")
-            rows.append(memory.memory_row(servers, sizes.memory_feeds, workdir))
+            _say(
+                f"memory of `vigil run` with {sizes.memory_feeds} feeds "
+                f"and {sizes.memory_pages} page sources"
+            )
+            rows.append(
+                memory.memory_row(servers, sizes.memory_feeds, workdir, pages=sizes.memory_pages)
+            )
         if result is not None:
             rows.append(polling.scale_row(result))
             rows.append(polling.skip_row(result))

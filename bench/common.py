@@ -50,8 +50,10 @@ def config_text(
     settings: Mapping[str, str] | None = None,
     telegram: Mapping[str, str] | None = None,
     channels: Sequence[tuple[str, str]] = (),
+    pages: Sequence[str] = (),
 ) -> str:
-    """feeds.yaml for feeds f0…fN at ``urls``; ``channels`` are (chat, feed id) pairs."""
+    """feeds.yaml for feeds f0…fN at ``urls`` and page sources p0…pN (automatic mode) at
+    ``pages``; ``channels`` are (chat, feed id) pairs."""
     merged = {"allow_private_networks": "true", "interval": "1m", "timeout": "30s"}
     merged.update(settings or {})
     parts = ["settings:"] + [f"  {k}: {v}" for k, v in merged.items()]
@@ -60,6 +62,9 @@ def config_text(
     parts.append(topics_yaml())
     parts.append("feeds:")
     parts += [f"  - id: f{n}\n    url: {url}" for n, url in enumerate(urls)]
+    parts += [
+        f"  - id: p{n}\n    url: {url}\n    page:\n      items: auto" for n, url in enumerate(pages)
+    ]
     if channels:
         parts.append("channels:")
         parts += [f'  - chat: "{chat}"\n    feeds: [{feed}]' for chat, feed in channels]

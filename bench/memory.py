@@ -1,4 +1,5 @@
-"""Peak memory of the service: `vigil run` with N feeds after three poll cycles (row 6).
+"""Peak memory of the service: `vigil run` with N feeds and P page sources after three poll
+cycles (row 6).
 
 Cycle 1 is cold (20 items per feed, baselined), cycle 2 warm (every feed answers 304), cycle 3
 has one new statement in every feed (every body parsed again). To run the cycles back to back
@@ -33,7 +34,8 @@ from bench.server import BenchServers
 from bench.table import Row
 
 CYCLE_TIMEOUT = 600.0
-TARGET_MB = 150.0
+TARGET_MB = 150.0  # feeds alone (the performance issue)
+TARGET_WITH_PAGES_MB = 200.0  # feeds and page sources (issue 11: 1,000 feeds + 300 pages)
 
 
 def _status_kb(pid: int, key: str) -> int:
@@ -87,11 +89,13 @@ def _cycle_done(state: Path, cycle: int, count: int) -> bool:
     return feed_count(state, f"polls >= {cycle}") >= count
 
 
-def memory_row(servers: BenchServers, count: int, workdir: Path) -> Row:
+def memory_row(servers: BenchServers, count: int, workdir: Path, *, pages: int = 0) -> Row:
     urls = servers.feeds(count)
+    page_urls = servers.pages(pages) if pages else []
+    sources = count + pages
     directory = workdir / "memory"
     shutil.rmtree(directory, ignore_errors=True)
-    path = write_config(directory, config_text(urls))
+    path = write_config(directory, config_text(urls, pages=page_urls))
     state = directory / "state"
     log = (directory / "vigil.log").open("w")
     process = subprocess.Popen(
@@ -105,7 +109,7 @@ def memory_row(servers: BenchServers, count: int, workdir: Path) -> Row:
             if cycle > 1:
                 db_rows(state, "UPDATE feeds SET next_poll_at = 0")
             wait_until(
-                functools.partial(_cycle_done, state, cycle, count),
+                functools.partial(_cycle_done, state, cycle, sources),
                 CYCLE_TIMEOUT,
                 f"poll cycle {cycle}",
             )
@@ -125,17 +129,20 @@ def memory_row(servers: BenchServers, count: int, workdir: Path) -> Row:
         log.close()
     workers = children.peak_kb / 1024
     peak = own + workers
+    target = TARGET_WITH_PAGES_MB if pages else TARGET_MB
     return Row(
-        what=f"memory: `vigil run`, {count:,} feeds, after 3 cycles",
+        what=f"memory: `vigil run`, {count:,} feeds + {pages:,} page sources, after 3 cycles",
         measured=(
             f"peak RSS {peak:.0f} MB = Vigil {own:.0f} MB + {children.most} parse worker(s) "
-            f"{workers:.0f} MB (Vigil now {now:.0f} MB), {failures} feed(s) failing"
+            f"{workers:.0f} MB (Vigil now {now:.0f} MB), {failures} source(s) failing"
         ),
-        target=f"≤ {TARGET_MB:.0f} MB",
-        met=peak <= TARGET_MB and failures == 0,
+        target=f"≤ {target:.0f} MB",
+        met=peak <= target and failures == 0,
         notes=[
             "memory: cycles forced back to back with UPDATE feeds SET next_poll_at = 0; cycle 1 "
-            "cold (baseline), cycle 2 all 304, cycle 3 one new statement in every feed. Peak "
+            "cold (baseline), cycle 2 all 304, cycle 3 one new statement in every feed. Page "
+            "sources (Drupal Views listings of 20 entries, automatic mode, no validators) are "
+            "read in cycle 1 and skipped by body hash after. Peak "
             "RSS = Vigil's VmHWM + the largest sum of its children's VmHWM sampled every 0.1 s "
             "(an upper bound: shared pages count once per process)."
         ],

@@ -11,6 +11,9 @@ Rules:
   the internet, and the overall limit is what bounds a cycle.
 - A delay can be added to every feed answer, standing in for the round trip and server time of
   a real publisher (loopback has neither).
+- Listing pages (``/p/N.html``, Drupal Views pages of 20 entries whose links stay on their
+  host) are sent without validators, as many government sites send them: an unchanged page is
+  the same 200 body every time.
 - Every feed answers conditional GETs (strong ETag of the body, Last-Modified) unless
   conditional answers are switched off, which imitates the many publishers that ignore them.
 - The server counts what it answered (status codes) and the bytes it exchanged: request line and
@@ -41,6 +44,7 @@ import httpx
 from aiohttp import web
 
 from tests.servers.botapi import BotApiServer
+from tests.pages.listings import drupal_views
 from tests.servers.feedgen import rss
 
 
@@ -120,6 +124,7 @@ class BenchServer:
         self.hosts = [f"127.0.0.{2 + n}" for n in range(hosts)]
         self.ports: dict[str, int] = {}
         self.feeds: list[_Feed] = []
+        self.pages: list[bytes] = []
         self.conditional = True
         self.delay = 0.0
         self.counters = _Counters()
@@ -131,6 +136,7 @@ class BenchServer:
     async def start(self) -> int:
         feed_app = web.Application()
         feed_app.router.add_get("/f/{number}.xml", self._feed)
+        feed_app.router.add_get("/p/{number}.html", self._page)
         runner = web.AppRunner(feed_app, access_log=None)
         await runner.setup()
         self._runners.append(runner)
@@ -158,6 +164,10 @@ class BenchServer:
         for runner in self._runners:
             await runner.cleanup()
 
+    def page_url(self, number: int) -> str:
+        host = self.hosts[number % len(self.hosts)]
+        return f"http://{host}:{self.ports[host]}/p/{number}.html"
+
     def url(self, number: int) -> str:
         host = self.hosts[number % len(self.hosts)]
         return f"http://{host}:{self.ports[host]}/f/{number}.xml"
@@ -180,15 +190,31 @@ class BenchServer:
                 headers |= {"ETag": feed.etag, "Last-Modified": feed.modified}
             body = feed.body
             response = web.Response(status=200, body=body, headers=headers)
+        self._count(request, response, len(body))
+        return response
+
+    async def _page(self, request: web.Request) -> web.Response:
+        """A listing page, sent without validators as many government sites do."""
+        number = int(request.match_info["number"])
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if not 0 <= number < len(self.pages):
+            response = web.Response(status=404, text="not found\n")
+        else:
+            headers = {"Content-Type": "text/html; charset=utf-8"}
+            response = web.Response(status=200, body=self.pages[number], headers=headers)
+        self._count(request, response, len(self.pages[number]) if response.status == 200 else 0)
+        return response
+
+    def _count(self, request: web.Request, response: web.Response, body: int) -> None:
         counters = self.counters
         status = response.status
         counters.statuses[status] = counters.statuses.get(status, 0) + 1
         counters.bytes_in += len(request.method) + len(request.path_qs) + 12
         counters.bytes_in += _header_bytes(request.headers)
-        out = 17 + _header_bytes(response.headers) + 80 + len(body)
+        out = 17 + _header_bytes(response.headers) + 80 + body
         counters.bytes_out += out  # 80: Date, Server, Content-Length added by aiohttp
         counters.bytes_by_status[status] = counters.bytes_by_status.get(status, 0) + out
-        return response
 
     async def _control(self, request: web.Request) -> web.Response:
         action = request.match_info["action"]
@@ -213,6 +239,17 @@ class BenchServer:
             self.feeds.append(feed)
         self.conditional = True
         return {"urls": [self.url(n) for n in range(count)]}
+
+    async def _ctl_pages(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``count`` Drupal Views listing pages of ``rows`` entries each (links on their host)."""
+        count, rows = int(params["count"]), int(params.get("rows", 20))
+        self.pages = [
+            drupal_views(
+                rows, titles=[f"Statement {n} of the office on item {r}" for r in range(rows)]
+            )[0].encode()
+            for n in range(count)
+        ]
+        return {"urls": [self.page_url(n) for n in range(count)]}
 
     async def _ctl_delay(self, params: dict[str, Any]) -> dict[str, Any]:
         """Every feed answer waits this long: the network and server time of a real publisher."""
@@ -333,6 +370,10 @@ class BenchServers:
 
     def feeds(self, count: int, *, items: int = 20, extra: str = "") -> list[str]:
         urls: list[str] = self.call("feeds", count=count, items=items, extra=extra)["urls"]
+        return urls
+
+    def pages(self, count: int, *, rows: int = 20) -> list[str]:
+        urls: list[str] = self.call("pages", count=count, rows=rows)["urls"]
         return urls
 
     def stats(self) -> dict[str, Any]:
