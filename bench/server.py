@@ -43,8 +43,8 @@ from typing import Any, Self
 import httpx
 from aiohttp import web
 
-from tests.servers.botapi import BotApiServer
 from tests.pages.listings import drupal_views
+from tests.servers.botapi import BotApiServer
 from tests.servers.feedgen import rss
 
 

@@ -17,6 +17,7 @@ from tests.conftest import ROOT
 ROWS = (
     "cold poll cycle",
     "warm poll cycle",
+    "warm cycle, 20 page sources",
     "matching",
     "fan-out",
     "latency",
@@ -25,6 +26,7 @@ ROWS = (
     "extraction",
     "full-text cycle",
     "memory: `vigil once` reading",
+    "listing extraction",
     "archive search",
 )
 
