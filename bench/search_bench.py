@@ -22,6 +22,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -259,7 +260,17 @@ def _size(path: Path, conn: sqlite3.Connection) -> int:
 def _queries(corpus: Corpus, items: list[tuple[str, Item]]) -> dict[str, list[str]]:
     rng = random.Random(7)
     ranks = [int(2000 ** (n / (QUERIES - 1))) - 1 for n in range(QUERIES)]
-    one = [corpus.vocab[LANGUAGES[n % 4]][rank] for n, rank in enumerate(ranks)]
+    # Words by how common they are in the stored statements (a rare one may not occur at all in
+    # a small corpus, and a query without results measures nothing).
+    counts: dict[str, Counter[str]] = {lang: Counter() for lang in LANGUAGES}
+    for lang, item in items:
+        counts[lang].update(item.title.lower().split() + item.summary.rstrip(".").split())
+    present = {lang: [w for w, _ in counts[lang].most_common()] for lang in LANGUAGES}
+    one = [
+        present[lang][min(rank, len(present[lang]) - 1)]
+        for n, rank in enumerate(ranks)
+        for lang in (LANGUAGES[n % 4],)
+    ]
     phrase, three = [], []
     for _ in range(QUERIES):
         _, item = rng.choice(items)
