@@ -23,6 +23,7 @@ ROWS = (
     "latency",
     "memory",
     "scale",
+    "unchanged body without validators",
     "extraction",
     "full-text cycle",
     "memory: `vigil once` reading",
