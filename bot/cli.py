@@ -187,29 +187,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         secrets=(token.reveal(),) if token else (),
     )
-    from bot import commands  # the stages load only for a command that needs them
-
+    # Each command imports only what it needs: `vigil status` or `health` (run by the container's
+    # HEALTHCHECK every 30 s) need not load the pipeline, PTB, trafilatura or pypdf.
     try:
         if args.command == "check":
-            return commands.check(Path(args.path) if args.path else config_path)
+            from bot.commands.check import check
+
+            return check(Path(args.path) if args.path else config_path)
         config = _load(config_path)
         if config is None:
             return 2
         if args.command == "match":
-            return commands.match(config, args)
+            from bot.commands.match import match
+
+            return match(config, args)
         if args.command == "search":
-            return commands.search(config, state_dir, args)
+            from bot.commands.search import search
+
+            return search(config, state_dir, args)
         if args.command == "status":
-            return commands.status(config, state_dir, as_json=args.json)
+            from bot.commands.status import status
+
+            return status(config, state_dir, as_json=args.json)
         if args.command == "probe":
-            return commands.probe(config, state_dir, args)
+            from bot.commands.probe import probe
+
+            return probe(config, state_dir, args)
         if args.command == "rebaseline":
-            return commands.rebaseline(config, state_dir, args.feed)
+            from bot.commands.rebaseline import rebaseline
+
+            return rebaseline(config, state_dir, args.feed)
         if args.command == "health":
-            return commands.health(config, state_dir)
+            from bot.commands.status import health
+
+            return health(config, state_dir)
         if args.command == "once":
-            return asyncio.run(commands.once(config, state_dir, token, args))
-        return asyncio.run(commands.run(config_path, state_dir, token, config))
+            from bot.commands.once import once
+
+            return asyncio.run(once(config, state_dir, token, args))
+        from bot.commands.run import run
+
+        return asyncio.run(run(config_path, state_dir, token, config))
     except StateError as exc:
         print(f"vigil: {exc}", file=sys.stderr)
         return 2

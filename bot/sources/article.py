@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
-import trafilatura
 from lxml import etree
 
 from bot.sources.charset import decode_html
@@ -98,6 +97,8 @@ def extract_article(body: bytes, headers: Mapping[str, str], url: str) -> Articl
     except (etree.ParserError, ValueError):
         return Article("", "none", encoding=decoded.encoding, encoding_guessed=decoded.guessed)
     try:
+        import trafilatura  # 0.1 s to import: loaded on the first article, not by every command
+
         extracted = trafilatura.extract(
             source,
             url=url or None,

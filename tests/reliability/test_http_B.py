@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import commands
+from bot.commands.status import status as status_command
 from bot.fetch import Fetcher, FetchPolicy
 from bot.i18n import translator
 from bot.model import ErrorKind, Outcome
@@ -157,7 +157,7 @@ async def test_b15_persistent_failure_backs_off_and_is_reported(
     assert rig.row("a").consecutive_errors == 5
     assert rig.row("b").consecutive_errors == 0
 
-    commands.status(rig.runtime.config, tmp_path / "state", as_json=True)
+    status_command(rig.runtime.config, tmp_path / "state", as_json=True)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     by_feed = {line["feed"]: line for line in lines if "feed" in line}
     assert by_feed["a"]["error_kind"] == "http_status"
