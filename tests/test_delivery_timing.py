@@ -172,7 +172,7 @@ def test_digest_groups_by_topic_and_splits_between_items() -> None:
     since = datetime(2026, 3, 4, 8, tzinfo=UTC).timestamp()
     [text] = render_digest(few, names, since=since, now=since + 86_400, tz=UTC)
     assert text.splitlines() == [
-        "<b>Vigil digest</b> · 3 statements since 04 Mar 08:00",
+        "<b>Vigil digest</b> · 3 statements since Wed 4 Mar 08:00",
         "",
         "<b>Convention Against Torture</b> (1)",
         '• <a href="https://x.test/2">B</a> — OHCHR',
