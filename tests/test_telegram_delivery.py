@@ -13,6 +13,11 @@ from tests.test_telegram_commands import GROUP, make_host, reply_to, running
 USER = 777
 
 
+def iso(text: str) -> str:
+    """A value isolated inside Arabic text (FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE)."""
+    return f"\u2068{text}\u2069"
+
+
 async def test_digest_quiet_timezone_then_list(tmp_path: Path, botapi: BotApiServer) -> None:
     """Each setting is stored, scheduled and shown by /list; off clears the schedule."""
     host = make_host(tmp_path)
@@ -22,9 +27,7 @@ async def test_digest_quiet_timezone_then_list(tmp_path: Path, botapi: BotApiSer
         quiet = await reply_to(botapi, "/quiet 22:00-07:00")
         listed = await reply_to(botapi, "/list")
         assert "Time zone Europe/Amsterdam" in zone.text
-        assert (
-            "Digest every Monday at 08:00 (Europe/Amsterdam); the next one Mon" in digest.text
-        )
+        assert "Digest every Monday at 08:00 (Europe/Amsterdam); the next one Mon" in digest.text
         assert "Quiet hours from 22:00 to 07:00 (Europe/Amsterdam)" in quiet.text
         assert "Digest: every Monday at 08:00" in listed.text
         assert "Quiet hours: from 22:00 to 07:00" in listed.text
@@ -97,14 +100,14 @@ async def test_digest_and_quiet_answer_in_french_and_arabic(
         await reply_to(botapi, "/timezone Asia/Damascus", **ar)
         digest = await reply_to(botapi, "/digest daily 08:00", **ar)
         quiet = await reply_to(botapi, "/quiet 22:00-07:00", **ar)
-        zone = "\u2068Asia/Damascus\u2069"
-        assert digest.text.startswith(
-            f"\u200fالملخص \u2068كل يوم الساعة 08:00\u2069 ({zone})، والملخص التالي: "
-        )
+        zone = iso("Asia/Damascus")
+        daily = iso(f"كل يوم الساعة {iso('08:00')}")
+        hours = iso(f"من {iso('22:00')} إلى {iso('07:00')}")
+        assert digest.text.startswith(f"\u200fالملخص {daily} ({zone})، والملخص التالي: ")
         assert digest.text.endswith("تصل المواضيع العاجلة فورًا في كل الأحوال.")
         assert quiet.text == (
-            f"\u200fساعات الهدوء \u2068من 22:00 إلى 07:00\u2069 ({zone}): تصل التنبيهات "
+            f"\u200fساعات الهدوء {hours} ({zone}): تصل التنبيهات "
             "المرصودة خلالها عند انتهائها. تصل المواضيع العاجلة فورًا في كل الأحوال."
         )
         listed = await reply_to(botapi, "/list", **ar)
-        assert "\u200fالملخص: \u2068كل يوم الساعة 08:00\u2069" in listed.text
+        assert f"\u200fالملخص: {daily}" in listed.text
