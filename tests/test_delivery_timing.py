@@ -172,7 +172,7 @@ def test_digest_groups_by_topic_and_splits_between_items() -> None:
     since = datetime(2026, 3, 4, 8, tzinfo=UTC).timestamp()
     [text] = render_digest(few, names, since=since, now=since + 86_400, tz=UTC)
     assert text.splitlines() == [
-        "<b>Vigil digest</b> · 3 statements since 04 Mar 08:00",
+        "<b>Vigil digest</b> · 3 statements since Wed 4 Mar 08:00",
         "",
         "<b>Convention Against Torture</b> (1)",
         '• <a href="https://x.test/2">B</a> — OHCHR',
@@ -193,3 +193,50 @@ def test_digest_groups_by_topic_and_splits_between_items() -> None:
     assert all(len(part) <= MAX_MESSAGE for part in parts)
     lines = [line for part in parts for line in part.splitlines() if line.startswith("•")]
     assert len(lines) == 100
+
+
+def test_digest_in_french_and_arabic() -> None:
+    """The digest frame (header, CLDR day and month names, tracked phrases) is in the chat's
+    language; in Arabic each line reads right to left with titles and sources isolated."""
+    from bot.i18n import translator
+
+    few = [
+        DigestLine("A", "https://x.test/1", "UN News", "caesar"),
+        DigestLine("C", None, "Embassy", None),
+    ]
+    names = {"caesar": "Loi César"}
+    since = datetime(2026, 3, 4, 8, tzinfo=UTC).timestamp()
+    [fr] = render_digest(few, names, since=since, now=since, tz=UTC, tr=translator("fr"))
+    assert fr.splitlines() == [
+        "<b>Récapitulatif Vigil</b> · 2 déclarations depuis le mer. 4 mars 08:00",
+        "",
+        "<b>Loi César</b> (1)",
+        '• <a href="https://x.test/1">A</a> — UN News',
+        "",
+        "<b>Vos expressions suivies</b> (1)",
+        "• C — Embassy",
+    ]
+    names = {"caesar": "قانون قيصر"}
+    [ar] = render_digest(few[:1], names, since=since, now=since, tz=UTC, tr=translator("ar"))
+    assert ar.splitlines() == [
+        "\u200f<b>ملخص Vigil</b> · بيان واحد منذ \u2068الأربعاء 4 مارس 08:00\u2069",
+        "",
+        "\u200f\u2068<b>قانون قيصر</b>\u2069 (1)",
+        '\u200f• \u2068<a href="https://x.test/1">A</a>\u2069 — \u2068UN News\u2069',
+    ]
+
+
+def test_also_published_by_in_french_and_arabic() -> None:
+    """The edit's line uses the alert frame's catalog entry in the row's language."""
+    from bot.i18n import translator
+    from bot.route.sources import with_sources
+
+    also = '[["UN News", "https://news.un.org/1"], ["Embassy", null]]'
+    html_fr, plain_fr = with_sources("<b>T</b>", "T", also, translator("fr"))
+    assert html_fr.endswith(
+        'Également publié par : <a href="https://news.un.org/1">UN News</a> · Embassy'
+    )
+    assert plain_fr.endswith("Également publié par : UN News · Embassy")
+    html_ar, _ = with_sources("<b>T</b>", "T", also, translator("ar"))
+    names = '\u2068<a href="https://news.un.org/1">UN News</a>\u2069 · \u2068Embassy\u2069'
+    assert html_ar.endswith(f"\n\n\u200fصدر أيضًا عن: \u2068{names}\u2069")

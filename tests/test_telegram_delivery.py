@@ -13,6 +13,11 @@ from tests.test_telegram_commands import GROUP, make_host, reply_to, running
 USER = 777
 
 
+def iso(text: str) -> str:
+    """A value isolated inside Arabic text (FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE)."""
+    return f"\u2068{text}\u2069"
+
+
 async def test_digest_quiet_timezone_then_list(tmp_path: Path, botapi: BotApiServer) -> None:
     """Each setting is stored, scheduled and shown by /list; off clears the schedule."""
     host = make_host(tmp_path)
@@ -22,10 +27,10 @@ async def test_digest_quiet_timezone_then_list(tmp_path: Path, botapi: BotApiSer
         quiet = await reply_to(botapi, "/quiet 22:00-07:00")
         listed = await reply_to(botapi, "/list")
         assert "Time zone Europe/Amsterdam" in zone.text
-        assert "Digest weekly mon 08:00 (Europe/Amsterdam); the next one Mon" in digest.text
-        assert "Quiet hours 22:00-07:00 (Europe/Amsterdam)" in quiet.text
-        assert "Digest: weekly mon 08:00" in listed.text
-        assert "Quiet hours: 22:00-07:00" in listed.text
+        assert "Digest every Monday at 08:00 (Europe/Amsterdam); the next one Mon" in digest.text
+        assert "Quiet hours from 22:00 to 07:00 (Europe/Amsterdam)" in quiet.text
+        assert "Digest: every Monday at 08:00" in listed.text
+        assert "Quiet hours: from 22:00 to 07:00" in listed.text
         assert "Time zone: Europe/Amsterdam" in listed.text
         assert str(USER) in prefs.scheduled(host.conn)
         off = await reply_to(botapi, "/digest off")
@@ -39,11 +44,11 @@ async def test_digest_quiet_timezone_then_list(tmp_path: Path, botapi: BotApiSer
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("/digest hourly", "Usage: /digest off"),
-        ("/digest", "Digest: off."),
-        ("/quiet 22-7", "Usage: /quiet 22:00-07:00"),
+        ("/digest hourly", "Usage: <code>/digest off</code>"),
+        ("/digest", "Digest: off (each alert at once)"),
+        ("/quiet 22-7", "Usage: <code>/quiet 22:00-07:00</code>"),
         ("/timezone Mars/Olympus", "unknown time zone"),
-        ("/timezone", "Time zone: UTC."),
+        ("/timezone", "Time zone: UTC"),
     ],
 )
 async def test_bad_or_missing_arguments_change_nothing(
@@ -53,7 +58,7 @@ async def test_bad_or_missing_arguments_change_nothing(
     host = make_host(tmp_path)
     async with running(botapi, host):
         reply = await reply_to(botapi, text)
-        assert says in reply.text
+        assert says in reply.text.replace("\u200f", "")
         assert prefs.get(host.conn, str(USER)) == prefs.ChatPrefs()
 
 
@@ -64,3 +69,45 @@ async def test_group_members_cannot_change_delivery(tmp_path: Path, botapi: BotA
         reply = await reply_to(botapi, "/digest daily 08:00", chat_type="group", chat_id=GROUP)
         assert "administrators" in reply.text
         assert prefs.scheduled(host.conn) == {}
+
+
+async def test_digest_and_quiet_answer_in_french_and_arabic(
+    tmp_path: Path, botapi: BotApiServer
+) -> None:
+    """/digest and /quiet confirm in the chat's language, with CLDR day names; in Arabic each
+    line reads right to left and the Latin zone name is isolated."""
+    host = make_host(tmp_path)
+    async with running(botapi, host):
+        fr = {"language_code": "fr", "user_id": 881, "chat_id": 881}
+        await reply_to(botapi, "/timezone Europe/Paris", **fr)
+        digest = await reply_to(botapi, "/digest weekly mon 08:00", **fr)
+        quiet = await reply_to(botapi, "/quiet 22:00-07:00", **fr)
+        usage = await reply_to(botapi, "/quiet 22-7", **fr)
+        assert digest.text.startswith(
+            "Récapitulatif chaque lundi à 08:00 (Europe/Paris) ; le prochain : lun. "
+        )
+        assert digest.text.endswith("Les thèmes urgents arrivent toujours aussitôt.")
+        assert quiet.text == (
+            "Heures calmes de 22:00 à 07:00 (Europe/Paris) : les alertes trouvées pendant ces "
+            "heures arrivent à leur fin. Les thèmes urgents arrivent toujours aussitôt."
+        )
+        assert (
+            "Utilisation : <code>/quiet 22:00-07:00</code> ou <code>/quiet off</code> — "
+            "les alertes trouvées pendant ces heures arrivent à leur fin"
+        ) in usage.text
+
+        ar = {"language_code": "ar", "user_id": 882, "chat_id": 882}
+        await reply_to(botapi, "/timezone Asia/Damascus", **ar)
+        digest = await reply_to(botapi, "/digest daily 08:00", **ar)
+        quiet = await reply_to(botapi, "/quiet 22:00-07:00", **ar)
+        zone = iso("Asia/Damascus")
+        daily = iso(f"كل يوم الساعة {iso('08:00')}")
+        hours = iso(f"من {iso('22:00')} إلى {iso('07:00')}")
+        assert digest.text.startswith(f"\u200fالملخص {daily} ({zone})، والملخص التالي: ")
+        assert digest.text.endswith("تصل المواضيع العاجلة فورًا في كل الأحوال.")
+        assert quiet.text == (
+            f"\u200fساعات الهدوء {hours} ({zone}): تصل التنبيهات "
+            "المرصودة خلالها عند انتهائها. تصل المواضيع العاجلة فورًا في كل الأحوال."
+        )
+        listed = await reply_to(botapi, "/list", **ar)
+        assert f"\u200fالملخص: {daily}" in listed.text

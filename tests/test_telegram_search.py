@@ -127,3 +127,32 @@ async def test_another_chats_search_button_is_refused(tmp_path: Path, botapi: Bo
 def test_parse_page(data: str | None, expected: Press | None) -> None:
     """Only exact page data parses; everything else is an out-of-date button."""
     assert parse_page(data) == expected
+
+
+async def test_search_answers_in_french_and_arabic(tmp_path: Path, botapi: BotApiServer) -> None:
+    """The header, dates (CLDR month names), buttons and "nothing found" follow the chat's
+    language; in Arabic each line reads right to left with the query and titles isolated."""
+    host = make_host(tmp_path)
+    archive_statements(host, 7)
+    async with running(botapi, host):
+        fr = {"language_code": "fr", "user_id": 991, "chat_id": 991}
+        page = await reply_to(botapi, "/search torture", **fr)
+        assert page.text.startswith("<b>Recherche</b> <code>torture</code> · résultats 1 à 5\n")
+        assert "<i>icj · 28 mars 2026</i>" in page.text
+        assert button_texts(page) == ["Suivants ›"]
+        none = await reply_to(botapi, "/search nowhere", **fr)
+        assert none.text == "Rien dans les archives ne correspond à <code>nowhere</code>."
+
+        ar = {"language_code": "ar", "user_id": 992, "chat_id": 992}
+        page = await reply_to(botapi, "/search torture", **ar)
+        lines = page.text.split("\n")
+        query = "\u2068<code>torture</code>\u2069"
+        assert lines[0] == f"\u200f<b>بحث</b> {query} · النتائج من 1 إلى 5"
+        assert (
+            lines[2]
+            == '\u200f1. \u2068<a href="https://x.test/0">Statement 0 on <b>torture</b></a>\u2069'
+        )
+        assert lines[3] == "\u200f<i>\u2068icj\u2069 · 28 مارس 2026</i>"
+        assert button_texts(page) == ["المزيد ‹"]
+        none = await reply_to(botapi, "/search nowhere", **ar)
+        assert none.text == "\u200fلا يوجد في الأرشيف ما يطابق \u2068<code>nowhere</code>\u2069."

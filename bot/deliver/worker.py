@@ -36,6 +36,7 @@ from collections.abc import Callable
 
 from bot.deliver.limits import Pacer
 from bot.deliver.sender import Sender, SendOptions, SendResult, Status
+from bot.i18n import translator
 from bot.route.sources import with_sources
 from bot.store import outbox, subs
 from bot.store.db import transaction
@@ -160,7 +161,9 @@ class DeliveryWorker:
 
     async def _deliver(self, row: outbox.OutboxRow) -> None:
         try:
-            text_html, text_plain = with_sources(row.text_html, row.text_plain, row.also)
+            text_html, text_plain = with_sources(
+                row.text_html, row.text_plain, row.also, translator(row.language)
+            )
             if row.state == outbox.SENT and row.message_id is not None:
                 edited = self.sender.edit(row.chat_id, row.message_id, text_html, text_plain)
                 result = await edited

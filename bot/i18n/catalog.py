@@ -11,10 +11,10 @@ import functools
 import gettext
 import io
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -110,6 +110,14 @@ class Tr:
     def date(self, day: date) -> str:
         """``28 Nov 2026`` with this language's month names (CLDR, through Babel)."""
         return _format_day(day, self.lang)
+
+    def moment(self, when: datetime) -> str:
+        """``Mon 30 Nov 08:00`` (an aware datetime, in its own zone) with this language's names."""
+        return format_datetime(when, "EEE d MMM HH:mm", tzinfo=when.tzinfo, locale=self.lang)
+
+    def weekday(self, number: int) -> str:
+        """The name of a weekday (0 = Monday) in this language, as CLDR writes it alone."""
+        return str(get_day_names("wide", context="format", locale=self.lang)[number])
 
     def _fill(self, text: str, values: dict[str, object]) -> str:
         if not values:

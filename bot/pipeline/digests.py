@@ -13,6 +13,10 @@ Rules:
   digest rows are ordinary outbox rows (at most the one in flight is sent twice). The next time
   is computed from now, so a service that was down for three days sends one digest, not three.
 - A chat whose digest was turned off gets its held rows back as ordinary alerts.
+- A digest speaks the chat's language (a configured channel's ``language:``, else what the chat
+  chose with /lang, else English), with topic names in that language; it goes into the forum
+  topic its alerts would have gone to (the most common thread among the held rows) and without
+  a notification sound when the chat asked for silent alerts (a digest holds no urgent topic).
 """
 
 from __future__ import annotations
@@ -20,16 +24,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sqlite3
+from collections import Counter
 from collections.abc import Callable
 
 from bot.config import Config
 from bot.config.delivery import digest_due_after
+from bot.i18n import DEFAULT_LANGUAGE, translator
 from bot.pipeline.copies import Original
 from bot.pipeline.report import PlannedAlert
 from bot.route.digest import DigestLine, plain_text, render_digest
 from bot.route.when import HOLD, Delivery, delivery_for, is_urgent, timing
 from bot.store import copies as copy_rows
-from bot.store import outbox, prefs
+from bot.store import outbox, prefs, subs
 from bot.store.db import transaction
 
 log = logging.getLogger("vigil.digest")
@@ -129,7 +135,8 @@ def _build(
     held = outbox.held(conn, chat)
     if not held:
         return 0
-    names = {t.id: t.name for t in config.topics}
+    language, silent = _speaking(conn, config, chat)
+    names = {t.id: t.label(language) for t in config.topics}
     sources = {f.id: f.name for f in config.feeds}
     entries = [
         DigestLine(
@@ -143,13 +150,18 @@ def _build(
         for row in held
     ]
     since = min(row.created_at for row in held)
-    parts = render_digest(entries, names, since=since, now=now, tz=delivery.tz)
+    tr = translator(language)
+    parts = render_digest(entries, names, since=since, now=now, tz=delivery.tz, tr=tr)
+    thread = Counter(row.thread_id for row in held).most_common(1)[0][0]
     key = f"digest:{chat}:{now:.0f}"
     for number, part in enumerate(parts, 1):
+        copy = outbox.Delivery(
+            chat, part, plain_text(part), thread_id=thread, silent=silent, language=tr.lang
+        )
         outbox.enqueue(
             conn,
             item_id=max(row.item_id for row in held),
-            deliveries=[outbox.Delivery(chat, part, plain_text(part))],
+            deliveries=[copy],
             statement_key=f"{key}:{number}",
             topics=(),
             now=now,
@@ -157,3 +169,14 @@ def _build(
     outbox.mark_digested(conn, [row.row_id for row in held], key)
     log.info("digest queued", extra={"chat_id": chat, "count": len(held)})
     return len(parts)
+
+
+def _speaking(conn: sqlite3.Connection, config: Config, chat: str) -> tuple[str, bool]:
+    """(language, silent) of a chat: a configured channel's keys, else what the chat chose."""
+    channel = next((c for c in config.channels if c.chat == chat), None)
+    if channel is not None:
+        return channel.language, channel.silent
+    chosen = subs.prefs_of(conn, chat)
+    if chosen is None:
+        return DEFAULT_LANGUAGE, False
+    return chosen.language or DEFAULT_LANGUAGE, chosen.silent

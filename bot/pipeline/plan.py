@@ -140,6 +140,7 @@ def plan_alert(
             thread_id=t.thread,
             silent=t.silent,
             preview_url=item.link if t.preview else None,
+            language=t.language,
         )
         for t in targets
     )

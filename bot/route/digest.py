@@ -4,6 +4,9 @@ Rules: Telegram HTML, every feed and config string escaped; one line per stateme
 across lines, so the text is cut only between lines — at most :data:`MAX_MESSAGE` characters
 per part, a statement never split (API-NOTES §2.5). A statement that matched several topics is
 listed under the first of them; phrases a chat tracks are grouped under "Your tracked phrases".
+The frame (header, group names, "untitled", the date with CLDR month names) is in the chat's
+language (``tr``); titles stay in their own language, and in a right-to-left language each line
+starts right to left with titles and source names isolated (:mod:`bot.i18n`).
 Pure: values in, text out.
 """
 
@@ -14,9 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from bot.i18n import N_, Tr, translator
+from bot.route.render import UNTITLED
+
 MAX_MESSAGE = 4096
 TITLE_CHARS = 200
-TRACKED = "Your tracked phrases"
+TRACKED = N_("Your tracked phrases")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +35,15 @@ class DigestLine:
     topic: str | None  # the first matched topic id; None for tracked phrases only
 
 
-def _line(entry: DigestLine) -> str:
-    title = entry.title.strip() or "(untitled)"
+def _line(entry: DigestLine, tr: Tr) -> str:
+    title = entry.title.strip() or tr(UNTITLED)
     if len(title) > TITLE_CHARS:
         title = title[: TITLE_CHARS - 1] + "…"
     shown = html.escape(title)
     link = entry.link or ""
     if link.startswith(("https://", "http://")) and len(link) <= 2000:
         shown = f'<a href="{html.escape(link)}">{shown}</a>'
-    return f"• {shown} — {html.escape(entry.source)}"
+    return tr.lines(f"• {tr.value(shown)} — {tr.value(html.escape(entry.source))}")
 
 
 def render_digest(
@@ -47,21 +53,32 @@ def render_digest(
     since: float,
     now: float,
     tz: tzinfo,
+    tr: Tr | None = None,
 ) -> list[str]:
-    """The digest as one or more HTML parts (more only when it exceeds Telegram's limit)."""
-    start = datetime.fromtimestamp(since, tz).strftime("%d %b %H:%M")
-    count = len(entries)
-    noun = "statement" if count == 1 else "statements"
-    header = f"<b>Vigil digest</b> · {count} {noun} since {html.escape(start)}"
+    """The digest as one or more HTML parts (more only when it exceeds Telegram's limit).
+
+    ``topic_names`` are already in the chat's language; ``tr`` speaks it (default English).
+    """
+    tr = tr or translator(None)
+    start = tr.moment(datetime.fromtimestamp(since, tz))
+    header = tr.lines(
+        tr.plural(
+            "<b>Vigil digest</b> · {n} statement since {start}",
+            "<b>Vigil digest</b> · {n} statements since {start}",
+            len(entries),
+            start=html.escape(start),
+        )
+    )
     groups: dict[str | None, list[DigestLine]] = {}
     for entry in entries:
         groups.setdefault(entry.topic, []).append(entry)
     order = [t for t in topic_names if t in groups] + [t for t in groups if t not in topic_names]
     lines = [header]
     for topic in order:
-        name = TRACKED if topic is None else topic_names.get(topic, topic)
-        lines += ["", f"<b>{html.escape(name)}</b> ({len(groups[topic])})"]
-        lines += [_line(entry) for entry in groups[topic]]
+        name = tr(TRACKED) if topic is None else topic_names.get(topic, topic)
+        group = f"{tr.value(f'<b>{html.escape(name)}</b>')} ({len(groups[topic])})"
+        lines += ["", tr.lines(group)]
+        lines += [_line(entry, tr) for entry in groups[topic]]
     return _split(lines)
 
 

@@ -2,7 +2,10 @@
 
 The line is appended to the alert as rendered (HTML and plain text), each source linked when it
 has an http(s) link. The message stays within Telegram's 4096 characters: sources that do not
-fit are counted ("+2 more"), never cut in the middle.
+fit are counted ("+2 more"), never cut in the middle. The line is said in the language the alert
+was rendered in (the outbox row's), with the alert frame's own label
+(:data:`bot.route.render.ALSO_PUBLISHED_BY`); in a right-to-left language it starts right to left
+and the source names are isolated.
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ from __future__ import annotations
 import html
 import json
 
+from bot.i18n import Tr, translator
+from bot.route.render import ALSO_PUBLISHED_BY
+
 __all__ = ["with_sources"]
 
 MAX_MESSAGE = 4096
-LEAD = "Also published by: "
+SEPARATOR = " · "
 
 
 def _sources(also: str) -> list[tuple[str, str | None]]:
@@ -31,16 +37,21 @@ def _html_source(name: str, link: str | None) -> str:
     return shown
 
 
-def with_sources(text_html: str, text_plain: str, also: str) -> tuple[str, str]:
+def with_sources(
+    text_html: str, text_plain: str, also: str, tr: Tr | None = None
+) -> tuple[str, str]:
     """The alert with its other sources appended (unchanged when there are none)."""
     sources = _sources(also)
     if not sources:
         return text_html, text_plain
+    tr = tr or translator(None)
     for shown in range(len(sources), -1, -1):
         rest = len(sources) - shown
-        more = f" +{rest} more" if rest else ""
-        line_html = LEAD + " · ".join(_html_source(*s) for s in sources[:shown]) + more
-        line_plain = LEAD + " · ".join(name for name, _ in sources[:shown]) + more
+        more = [tr.plural("+{n} more", "+{n} more", rest)] if rest else []
+        names_html = [tr.value(_html_source(*s)) for s in sources[:shown]]
+        names_plain = [tr.value(name) for name, _ in sources[:shown]]
+        line_html = tr.lines(tr(ALSO_PUBLISHED_BY, sources=SEPARATOR.join(names_html + more)))
+        line_plain = tr.lines(tr(ALSO_PUBLISHED_BY, sources=SEPARATOR.join(names_plain + more)))
         full_html = f"{text_html}\n\n{line_html}"
         full_plain = f"{text_plain}\n\n{line_plain}"
         if len(full_html) <= MAX_MESSAGE and len(full_plain) <= MAX_MESSAGE:

@@ -23,7 +23,7 @@ from typing import IO
 DB_NAME = "vigil.db"
 LOCK_NAME = "vigil.lock"
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Each entry upgrades from version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
@@ -196,6 +196,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN message_id INTEGER;
     ALTER TABLE outbox ADD COLUMN also TEXT NOT NULL DEFAULT '';
     ALTER TABLE outbox ADD COLUMN edit_pending INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 6 (issue 13 in four languages): the interface language an outbox row's text was rendered
+    # in, so a later edit ("Also published by") speaks the language of the message it edits.
+    """
+    ALTER TABLE outbox ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
     """,
 )
 

@@ -45,6 +45,7 @@ class OutboxRow:
     state: str = PENDING  # SENT: the row is due for an edit (its statement gained a source)
     message_id: int | None = None
     also: str = ""  # JSON [[source, link], ...]: other sources of the statement
+    language: str = "en"  # the interface language the text was rendered in
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class Delivery:
     thread_id: int | None = None  # the forum topic; None is the chat itself ("General")
     silent: bool = False
     preview_url: str | None = None  # the link to preview; None sends no preview
+    language: str = "en"  # the interface language of the text (an edit speaks it too)
 
 
 def enqueue(
@@ -81,8 +83,8 @@ def enqueue(
     for d in deliveries:
         cursor = conn.execute(
             "INSERT INTO outbox (item_id, chat_id, statement_key, topics, text_html, text_plain, "
-            "state, next_attempt_at, created_at, thread_id, silent, preview_url) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "state, next_attempt_at, created_at, thread_id, silent, preview_url, language) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (chat_id, statement_key) DO NOTHING",
             (
                 item_id,
@@ -97,6 +99,7 @@ def enqueue(
                 d.thread_id,
                 int(d.silent),
                 d.preview_url,
+                d.language,
             ),
         )
         if cursor.rowcount:
@@ -111,7 +114,8 @@ def due(conn: sqlite3.Connection, now: float, limit: int = 500) -> list[OutboxRo
     """Rows to send (or, already sent, to edit) whose time has come, oldest first; bounded."""
     rows = conn.execute(
         "SELECT id, chat_id, item_id, statement_key, topics, text_html, text_plain, attempts, "  # noqa: S608
-        "next_attempt_at, created_at, thread_id, silent, preview_url, state, message_id, also "
+        "next_attempt_at, created_at, thread_id, silent, preview_url, state, message_id, also, "
+        "language "
         f"FROM outbox WHERE {_WORK} AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
         (now, limit),
     )
@@ -133,6 +137,7 @@ def due(conn: sqlite3.Connection, now: float, limit: int = 500) -> list[OutboxRo
             r[13],
             r[14],
             r[15],
+            r[16],
         )
         for r in rows
     ]
@@ -240,17 +245,18 @@ class HeldAlert:
     link: str | None
     topics: tuple[str, ...]
     created_at: float
+    thread_id: int | None = None  # the forum topic the alert would have gone to
 
 
 def held(conn: sqlite3.Connection, chat_id: str) -> list[HeldAlert]:
     rows = conn.execute(
-        "SELECT o.id, o.item_id, i.feed_id, i.title, i.link, o.topics, o.created_at "
+        "SELECT o.id, o.item_id, i.feed_id, i.title, i.link, o.topics, o.created_at, o.thread_id "
         "FROM outbox o JOIN items i ON i.id = o.item_id "
         "WHERE o.chat_id = ? AND o.state = 'held' ORDER BY o.id",
         (chat_id,),
     )
     return [
-        HeldAlert(r[0], r[1], r[2], r[3], r[4], tuple(t for t in r[5].split(",") if t), r[6])
+        HeldAlert(r[0], r[1], r[2], r[3], r[4], tuple(t for t in r[5].split(",") if t), r[6], r[7])
         for r in rows
     ]
 

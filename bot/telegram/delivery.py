@@ -17,22 +17,31 @@ from typing import Protocol
 from telegram import InlineKeyboardMarkup
 
 from bot.config import Config
-from bot.config.delivery import digest_due_after, parse_digest, parse_quiet, parse_timezone
+from bot.config.delivery import (
+    DigestSpec,
+    QuietSpec,
+    digest_due_after,
+    parse_digest,
+    parse_quiet,
+    parse_timezone,
+)
+from bot.i18n import N_, Tr
 from bot.route.when import Delivery, delivery_for
 from bot.store import outbox, prefs
 from bot.store.db import transaction
 from bot.telegram.host import Host
 from bot.telegram.replies import echo, esc
 
-DIGEST_USAGE = (
-    "Usage: /digest off, /digest daily 08:00 or /digest weekly mon 08:00 — one message with "
-    "the period's statements instead of each at once (urgent topics still come at once)."
+DIGEST_USAGE = N_(
+    "Usage: {off}, {daily} or {weekly} — one message with the period's statements instead of "
+    "each at once (urgent topics still come at once)."
 )
-QUIET_USAGE = (
-    "Usage: /quiet 22:00-07:00 or /quiet off — alerts matched during these hours arrive when "
-    "they end (nothing is dropped; urgent topics still come at once)."
+QUIET_USAGE = N_(
+    "Usage: {quiet} or {off} — alerts matched during these hours arrive when they end "
+    "(nothing is dropped; urgent topics still come at once)."
 )
-TIMEZONE_USAGE = "Usage: /timezone Europe/Amsterdam (an IANA time zone name)."
+TIMEZONE_USAGE = N_("Usage: {timezone} (an IANA time zone name).")
+URGENT_AT_ONCE = N_("Urgent topics still arrive at once.")
 
 
 class ChatRequest(Protocol):
@@ -52,6 +61,8 @@ class ChatRequest(Protocol):
     def args(self) -> str: ...
     @property
     def now(self) -> float: ...
+    @property
+    def tr(self) -> Tr: ...
     async def reply(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None: ...
     def store_chat(self) -> None: ...
 
@@ -61,18 +72,56 @@ def current(req: ChatRequest) -> Delivery:
     return delivery_for(req.config, req.chat, own.digest, own.quiet, own.timezone)
 
 
-def _local(ts: float, delivery: Delivery) -> str:
-    return datetime.fromtimestamp(ts, delivery.tz).strftime("%a %d %b %H:%M")
+def _code(text: str) -> str:
+    return f"<code>{esc(text)}</code>"
+
+
+def digest_words(spec: DigestSpec | None, tr: Tr) -> str:
+    """A digest schedule as a reader says it: "every Monday at 08:00" (CLDR day names)."""
+    if spec is None:
+        return tr("off (each alert at once)")
+    clock = spec.at.strftime("%H:%M")
+    if spec.weekday is None:
+        return tr("every day at {time}", time=clock)
+    return tr("every {day} at {time}", day=tr.weekday(spec.weekday), time=clock)
+
+
+def quiet_words(spec: QuietSpec | None, tr: Tr) -> str:
+    if spec is None:
+        return tr("none")
+    return tr(
+        "from {start} to {end}", start=spec.start.strftime("%H:%M"), end=spec.end.strftime("%H:%M")
+    )
+
+
+def digest_usage(tr: Tr) -> str:
+    return tr(
+        DIGEST_USAGE,
+        off=_code("/digest off"),
+        daily=_code("/digest daily 08:00"),
+        weekly=_code("/digest weekly mon 08:00"),
+    )
+
+
+def quiet_usage(tr: Tr) -> str:
+    return tr(QUIET_USAGE, quiet=_code("/quiet 22:00-07:00"), off=_code("/quiet off"))
+
+
+def timezone_usage(tr: Tr) -> str:
+    return tr(TIMEZONE_USAGE, timezone=_code("/timezone Europe/Amsterdam"))
 
 
 def summary_text(req: ChatRequest) -> str:
     """The /list lines on how this chat receives."""
     how = current(req)
-    digest = f"{how.digest}" if how.digest else "off (each alert at once)"
-    quiet = f"{how.quiet}" if how.quiet else "none"
-    return (
-        "<b>Delivery</b>\n"
-        f"Digest: {esc(digest)}\nQuiet hours: {esc(quiet)}\nTime zone: {esc(how.timezone)}"
+    tr = req.tr
+    return "\n".join(
+        [
+            tr("<b>Delivery</b>"),
+            tr("Digest: {digest}", digest=esc(digest_words(how.digest, tr))),
+            tr("Quiet hours: {quiet}", quiet=esc(quiet_words(how.quiet, tr))),
+            tr("Time zone: {zone}", zone=esc(how.timezone)),
+        ]
     )
 
 
@@ -93,65 +142,79 @@ def _store(req: ChatRequest, field: str, value: str) -> Delivery:
 
 def _overridden(req: ChatRequest, key: str) -> str:
     channel = next((c for c in req.config.channels if c.chat == req.chat), None)
-    if channel is not None and getattr(channel, key) is not None:
-        return f"\nNote: feeds.yaml sets this chat's {key}; that setting applies."
-    return ""
+    if channel is None or getattr(channel, key) is None:
+        return ""
+    notes = {
+        "digest": N_("Note: feeds.yaml sets this chat's digest; that setting applies."),
+        "quiet": N_("Note: feeds.yaml sets this chat's quiet hours; that setting applies."),
+        "timezone": N_("Note: feeds.yaml sets this chat's time zone; that setting applies."),
+    }
+    return "\n" + req.tr(notes[key])
 
 
 async def cmd_digest(req: ChatRequest) -> None:
+    tr = req.tr
     if not req.args:
         how = current(req)
-        await req.reply(f"Digest: {esc(str(how.digest or 'off'))}.\n{esc(DIGEST_USAGE)}")
+        now = tr("Digest: {digest}", digest=esc(digest_words(how.digest, tr)))
+        await req.reply(f"{now}\n{digest_usage(tr)}")
         return
     try:
         spec = parse_digest(req.args)
     except ValueError as exc:
-        await req.reply(f"{echo(str(exc), 200)}\n{esc(DIGEST_USAGE)}")
+        await req.reply(f"{tr.value(echo(str(exc), 200))}\n{digest_usage(tr)}")
         return
     how = _store(req, "digest", str(spec) if spec else "")
     if spec is None:
-        text = "Digest off: each alert arrives at once."
+        text = tr("Digest off: each alert arrives at once.")
     else:
-        upcoming = digest_due_after(spec, req.now, how.tz)
-        text = (
-            f"Digest {esc(str(spec))} ({esc(how.timezone)}); the next one "
-            f"{esc(_local(upcoming, how))}. Urgent topics still arrive at once."
+        upcoming = datetime.fromtimestamp(digest_due_after(spec, req.now, how.tz), how.tz)
+        text = tr(
+            "Digest {schedule} ({zone}); the next one {next}.",
+            schedule=esc(digest_words(spec, tr)),
+            zone=esc(how.timezone),
+            next=esc(tr.moment(upcoming)),
         )
+        text += " " + tr(URGENT_AT_ONCE)
     await req.reply(text + _overridden(req, "digest"))
 
 
 async def cmd_quiet(req: ChatRequest) -> None:
+    tr = req.tr
     if not req.args:
         how = current(req)
-        await req.reply(f"Quiet hours: {esc(str(how.quiet or 'none'))}.\n{esc(QUIET_USAGE)}")
+        now = tr("Quiet hours: {quiet}", quiet=esc(quiet_words(how.quiet, tr)))
+        await req.reply(f"{now}\n{quiet_usage(tr)}")
         return
     try:
         spec = parse_quiet(req.args)
     except ValueError as exc:
-        await req.reply(f"{echo(str(exc), 200)}\n{esc(QUIET_USAGE)}")
+        await req.reply(f"{tr.value(echo(str(exc), 200))}\n{quiet_usage(tr)}")
         return
     how = _store(req, "quiet", str(spec) if spec else "")
     if spec is None:
-        text = "Quiet hours off."
+        text = tr("Quiet hours off.")
     else:
-        text = (
-            f"Quiet hours {esc(str(spec))} ({esc(how.timezone)}): alerts matched then arrive "
-            "when they end. Urgent topics still arrive at once."
+        text = tr(
+            "Quiet hours {quiet} ({zone}): alerts matched then arrive when they end.",
+            quiet=esc(quiet_words(spec, tr)),
+            zone=esc(how.timezone),
         )
+        text += " " + tr(URGENT_AT_ONCE)
     await req.reply(text + _overridden(req, "quiet"))
 
 
 async def cmd_timezone(req: ChatRequest) -> None:
+    tr = req.tr
     if not req.args:
-        await req.reply(f"Time zone: {esc(current(req).timezone)}.\n{esc(TIMEZONE_USAGE)}")
+        now = tr("Time zone: {zone}", zone=esc(current(req).timezone))
+        await req.reply(f"{now}\n{timezone_usage(tr)}")
         return
     try:
         name = parse_timezone(req.args)
     except ValueError as exc:
-        await req.reply(f"{echo(str(exc), 200)}\n{esc(TIMEZONE_USAGE)}")
+        await req.reply(f"{tr.value(echo(str(exc), 200))}\n{timezone_usage(tr)}")
         return
     how = _store(req, "timezone", name)
-    await req.reply(
-        f"Time zone {esc(how.timezone)}: digests and quiet hours follow its clock."
-        + _overridden(req, "timezone")
-    )
+    text = tr("Time zone {zone}: digests and quiet hours follow its clock.", zone=esc(how.timezone))
+    await req.reply(text + _overridden(req, "timezone"))

@@ -21,6 +21,7 @@ from datetime import datetime, tzinfo
 
 from bot.config import Config, Topic
 from bot.i18n import LANGUAGE_NAMES, N_, Tr
+from bot.route.render import ALSO_PUBLISHED_BY
 from bot.store.items import RecentMatch
 
 MAX_MESSAGE = 4096
@@ -277,12 +278,13 @@ def recent_text(
             lines.append(tr.value(f"<b>{title}</b>"))
         lines.append(f"{tr.value(esc(source))} · {tr.value(esc(date))}")
         if match.also:
-            lines.append(also_published(config, match.also))
+            lines.append(also_published(config, match.also, tr))
     return "\n".join(lines)
 
 
-def also_published(config: Config, sources: Sequence[tuple[str, str | None]]) -> str:
-    """ "Also published by: A · B", each linked to its copy (sources by feed id)."""
+def also_published(config: Config, sources: Sequence[tuple[str, str | None]], tr: Tr) -> str:
+    """ "Also published by: A · B", each linked to its copy (sources by feed id); the label is
+    the alert frame's (:data:`bot.route.render.ALSO_PUBLISHED_BY`)."""
     shown = []
     for feed_id, link in sources:
         try:
@@ -291,8 +293,8 @@ def also_published(config: Config, sources: Sequence[tuple[str, str | None]]) ->
             name = esc(feed_id)
         if link and link.startswith(("https://", "http://")):
             name = f'<a href="{esc(link)}">{name}</a>'
-        shown.append(name)
-    return "Also published by: " + " · ".join(shown)
+        shown.append(tr.value(name))
+    return tr(ALSO_PUBLISHED_BY, sources=" · ".join(shown))
 
 
 def language_text(current: str, tr: Tr) -> str:

@@ -11,8 +11,9 @@ Rules:
 - A page is at most :data:`PAGE` results and stays under Telegram's 4096 characters (a long
   result moves to the next page); turning a page edits the message in place
   (:mod:`bot.telegram.buttons`).
-- Texts are English for now (not yet in the gettext catalogs); each reply is laid out through
-  the chat's :class:`bot.i18n.Tr`.
+- Every word is said in the chat's language (``req.tr``, the gettext catalogs of
+  :mod:`bot.i18n`); dates use that language's month names; the query, titles and excerpts are
+  set into a right-to-left reply as isolated values.
 - Who may search is the gate's business (``Need.SUBSCRIBE``: in a group its administrators,
   and the configured subscription mode); rate limits are those of every command.
 """
@@ -26,6 +27,7 @@ from typing import Protocol
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.config import Config
+from bot.i18n import N_, Tr
 from bot.search.engine import Result, run_search
 from bot.search.excerpt import to_html
 from bot.search.query import QueryError, parse_query
@@ -43,12 +45,12 @@ NEED = Need.SUBSCRIBE  # as for subscriptions: in a group its administrators, an
 TEXT_BUDGET = 3900  # under Telegram's 4096, with room for the header
 TITLE_CHARS = 200
 
-USAGE = (
-    'Usage: /search WORDS — e.g. /search "Caesar Act" since:2026-03-01, '
-    "/search torture -Libya feed:ohchr, /search tortur* topic:cat. "
-    'Words, "phrases", -excluded, OR, prefix*, since:, until:, feed:, topic:.'
+USAGE = N_(
+    "Usage: {usage} — e.g. {example1}, {example2}, {example3}. "
+    "Words, {phrases}, {excluded}, OR, {prefix}, since:, until:, feed:, topic:."
 )
-EXPIRED = "This search has expired; send /search again."
+EXPIRED = N_("This search has expired; send {search} again.")
+CANNOT_READ = N_("Cannot read that search: {reason}")
 
 
 class SearchRequest(Protocol):
@@ -66,6 +68,8 @@ class SearchRequest(Protocol):
     def now(self) -> float: ...
     @property
     def tz(self) -> tzinfo: ...
+    @property
+    def tr(self) -> Tr: ...
     async def reply(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None: ...
 
 
@@ -79,58 +83,87 @@ def parse_page(data: str | None) -> Press | None:
     return from_keyboard if from_keyboard and from_keyboard.action == "find" else None
 
 
-def _day(ts: float, tz: tzinfo) -> str:
-    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d")
+def _day(ts: float, tz: tzinfo, tr: Tr) -> str:
+    return tr.date(datetime.fromtimestamp(ts, tz).date())
 
 
-def _result_lines(config: Config, number: int, result: Result, tz: tzinfo) -> list[str]:
+def usage_text(tr: Tr) -> str:
+    """How to search, with examples of the grammar (kept as typed: they are commands)."""
+    return tr(
+        USAGE,
+        usage="/search WORDS",
+        example1=esc('/search "Caesar Act" since:2026-03-01'),
+        example2="/search torture -Libya feed:ohchr",
+        example3="/search tortur* topic:cat",
+        phrases=esc('"phrases"'),
+        excluded="-excluded",
+        prefix="prefix*",
+    )
+
+
+def _result_lines(config: Config, number: int, result: Result, tz: tzinfo, tr: Tr) -> list[str]:
     row = result.found
     pieces = list(result.title)
     title = to_html(pieces) if sum(len(p.text) for p in pieces) <= TITLE_CHARS else None
     if title is None:
         title = esc(row.title[: TITLE_CHARS - 1] + "…")
-    title = title or "(untitled)"
+    title = title or esc(tr("(untitled)"))
     link = row.link or ""
     if link.startswith(("https://", "http://")) and len(link) <= 1000:
-        head = f'{number}. <a href="{esc(link)}">{title}</a>'
+        anchor = f'<a href="{esc(link)}">{title}</a>'
+        head = f"{number}. {tr.value(anchor)}"
     else:
-        head = f"{number}. {title}"
-    lines = [head, f"<i>{esc(result.source)} · {_day(row.published_at, tz)}</i>"]
+        head = f"{number}. {tr.value(title)}"
+    source = f"{tr.value(esc(result.source))} · {esc(_day(row.published_at, tz, tr))}"
+    lines = [head, f"<i>{source}</i>"]
     if result.excerpt:
-        lines.append(to_html(result.excerpt))
+        lines.append(tr.value(to_html(result.excerpt)))
     if result.also:
-        lines.append(also_published(config, result.also))
+        lines.append(also_published(config, result.also, tr))
     return lines
 
 
 def page_text(
-    config: Config, query_text: str, results: Sequence[Result], offset: int, tz: tzinfo
+    config: Config, query_text: str, results: Sequence[Result], offset: int, tz: tzinfo, tr: Tr
 ) -> tuple[str, int]:
     """The page's HTML and how many results it shows (fewer than given when they are long)."""
-    header = f"<b>Search</b> <code>{echo(query_text)}</code>"
+    query = f"<code>{echo(query_text)}</code>"
     lines: list[str] = []
     shown = 0
     for result in results[:PAGE]:
-        entry = ["", *_result_lines(config, offset + shown + 1, result, tz)]
-        size = len(header) + sum(len(x) + 1 for x in lines + entry) + 40
+        entry = ["", *_result_lines(config, offset + shown + 1, result, tz, tr)]
+        size = len(query) + sum(len(x) + 1 for x in lines + entry) + 80
         if shown and size > TEXT_BUDGET:
             break
         lines.extend(entry)
         shown += 1
-    header += f" · results {offset + 1}–{offset + shown}"
+    header = tr(
+        "<b>Search</b> {query} · results {first}–{last}",
+        query=query,
+        first=offset + 1,
+        last=offset + shown,
+    )
     return "\n".join([header, *lines]), shown
 
 
 def page_keyboard(
-    search_id: int, offset: int, shown: int, more: bool
+    search_id: int, offset: int, shown: int, more: bool, tr: Tr
 ) -> InlineKeyboardMarkup | None:
     buttons = []
+    # The arrows point the way the page turns in the reader's direction of writing.
+    back_text, more_text = ("› ", " ‹") if tr.rtl else ("‹ ", " ›")
     if offset > 0:
         back = max(0, offset - PAGE)
-        buttons.append(InlineKeyboardButton("‹ Back", callback_data=callback_data(search_id, back)))
+        buttons.append(
+            InlineKeyboardButton(
+                back_text + tr("Back"), callback_data=callback_data(search_id, back)
+            )
+        )
     if more and offset + shown <= MAX_OFFSET:
         buttons.append(
-            InlineKeyboardButton("More ›", callback_data=callback_data(search_id, offset + shown))
+            InlineKeyboardButton(
+                tr("More") + more_text, callback_data=callback_data(search_id, offset + shown)
+            )
         )
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
@@ -141,32 +174,32 @@ def _page(
     """Runs the saved query from ``offset``; raises QueryError when it cannot be read."""
     query = parse_query(query_text, now=req.now, tz=req.tz)
     results = run_search(req.host.conn, query, req.config, limit=PAGE + 1, offset=offset)
+    tr = req.tr
     if not results:
         if offset:
-            return "No more results.", None
-        return (
-            f"Nothing in the archive matches <code>{echo(query.explain(), 200)}</code>.",
-            None,
-        )
-    text, shown = page_text(req.config, query_text, results, offset, req.tz)
-    return text, page_keyboard(search_id, offset, shown, len(results) > shown)
+            return tr("No more results."), None
+        explained = f"<code>{echo(query.explain(), 200)}</code>"
+        return tr("Nothing in the archive matches {query}.", query=explained), None
+    text, shown = page_text(req.config, query_text, results, offset, req.tz, tr)
+    return text, page_keyboard(search_id, offset, shown, len(results) > shown, tr)
 
 
 async def cmd_search(req: SearchRequest) -> None:
+    tr = req.tr
     if not req.args:
-        await req.reply(esc(USAGE))
+        await req.reply(usage_text(tr))
         return
     try:
         parse_query(req.args, now=req.now, tz=req.tz)
     except QueryError as exc:
-        await req.reply(f"Cannot read that search: {echo(str(exc), 300)}")
+        await req.reply(tr(CANNOT_READ, reason=echo(str(exc), 300)))
         return
     with transaction(req.host.conn):
         search_id = archive.save_search(req.host.conn, req.chat, req.args, req.now)
     try:
         text, markup = _page(req, req.args, search_id, 0)
     except QueryError as exc:  # an unknown feed: or topic:
-        await req.reply(f"Cannot read that search: {echo(str(exc), 300)}")
+        await req.reply(tr(CANNOT_READ, reason=echo(str(exc), 300)))
         return
     await req.reply(text, markup)
 
@@ -174,7 +207,7 @@ async def cmd_search(req: SearchRequest) -> None:
 def press_answer(req: SearchRequest, search_id: int) -> str:
     """The short answer to a page press: nothing, or that the search is gone."""
     if archive.saved_search(req.host.conn, search_id, req.chat) is None:
-        return EXPIRED
+        return req.tr(EXPIRED, search="/search")
     return ""
 
 
