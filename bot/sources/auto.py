@@ -67,8 +67,9 @@ def find_rows(doc: HtmlDoc, judge: LinkJudge, now: datetime) -> Listing:
         groups.setdefault(paths[row], {}).setdefault(row, []).append((anchor, absolute))
     best: list[tuple[Any, Any, str, str]] = []
     best_score = 0.0
+    texts: dict[Any, str] = {}  # each anchor's link_text, worked out once
     for rows in groups.values():
-        chosen = [(row, *_primary(row, links)) for row, links in rows.items()]
+        chosen = [(row, *_primary(row, links, texts)) for row, links in rows.items()]
         headlines = sum(1 for _, _, _, title in chosen if headline_like(title))
         score = headlines + 0.001 * sum(len(title) for *_, title in chosen) / max(1, len(chosen))
         if headlines >= 2 and score > best_score:
@@ -80,7 +81,7 @@ def find_rows(doc: HtmlDoc, judge: LinkJudge, now: datetime) -> Listing:
         best = best[:MAX_ROWS]
     spec = PageSpec()
     for row, anchor, absolute, title in best:
-        item = make_item(row, anchor, absolute, spec, now)
+        item = make_item(row, anchor, absolute, spec, now, texts[anchor])
         if title and title != item.title:
             item = dataclasses.replace(item, title=title[:1000])
         if item.published is None and first_time(row) is None:
@@ -191,8 +192,11 @@ def _stable(name: str) -> bool:
     return bool(_STABLE_CLASS.fullmatch(name)) and not _VOLATILE.fullmatch(name)
 
 
-def _primary(row: Any, links: list[tuple[Any, str]]) -> tuple[Any, str, str]:
-    """The row's own link (anchor, URL) and title."""
+def _primary(row: Any, links: list[tuple[Any, str]], texts: dict[Any, str]) -> tuple[Any, str, str]:
+    """The row's own link (anchor, URL) and title; ``texts`` caches each anchor's words."""
+    for anchor, _ in links:
+        if anchor not in texts:
+            texts[anchor] = link_text(anchor)
 
     def rank(pair: tuple[Any, str]) -> tuple[int, int]:
         anchor = pair[0]
@@ -200,10 +204,10 @@ def _primary(row: Any, links: list[tuple[Any, str]]) -> tuple[Any, str, str]:
             node.tag in _HEADINGS or "title" in (node.get("class") or "").lower()
             for node in _up_to(anchor, row)
         )
-        return (1 if titled else 0, len(link_text(anchor)))
+        return (1 if titled else 0, len(texts[anchor]))
 
     anchor, absolute = max(links, key=rank)
-    title = link_text(anchor)
+    title = texts[anchor]
     if not headline_like(title):
         for heading in row.iter(*_HEADINGS):
             text = clean_text(heading.text_content())

@@ -52,7 +52,7 @@ class LinkJudge:
             self.pattern = re2.compile(link_pattern, options)
         self._nav_cache: dict[Any, tuple[str | None, bool]] = {}
         self._resolved: dict[str, tuple[str | None, str | None]] = {}
-        self._parts: dict[str, Any] = {}
+        self._verdicts: dict[str, tuple[str | None, str | None, str | None]] = {}
         base = urlsplit(base_url)
         self._origin = (
             f"{base.scheme}://{base.netloc}"
@@ -90,28 +90,42 @@ class LinkJudge:
         return absolute.split("#", 1)[0], None
 
     def judge(self, element: Any) -> tuple[str | None, str | None]:
-        absolute, why = self.resolve(element.get("href"))
-        if absolute is None:
-            return None, why
-        parts = self._split(absolute)
-        if _site(parts.hostname or "") != self.host and not _related(parts.hostname, self.host):
-            return None, f"off-site ({parts.hostname})"
-        if absolute == self.page_url or absolute.rstrip("/") == self.page_url.rstrip("/"):
-            return None, "the page itself"
+        absolute, before, after = self._verdict(element.get("href"))
+        if absolute is None or before is not None:
+            return None, before
         where = self.navigation(element)
         if where:
             return None, f"in {where}"
+        if after is not None:
+            return None, after
+        return absolute, None
+
+    def _verdict(self, href: str | None) -> tuple[str | None, str | None, str | None]:
+        """(URL, refusal before the navigation check, refusal after it) for one href.
+
+        Everything but the navigation check depends on the href alone, and a listing repeats
+        hrefs (a title link and a "read more" to one URL), so it is worked out once per page.
+        """
+        key = href or ""
+        known = self._verdicts.get(key)
+        if known is None:
+            known = self._verdicts[key] = self._url_verdict(key)
+        return known
+
+    def _url_verdict(self, href: str) -> tuple[str | None, str | None, str | None]:
+        absolute, why = self.resolve(href)
+        if absolute is None:
+            return None, why, None
+        parts = urlsplit(absolute)
+        if _site(parts.hostname or "") != self.host and not _related(parts.hostname, self.host):
+            return absolute, f"off-site ({parts.hostname})", None
+        if absolute == self.page_url or absolute.rstrip("/") == self.page_url.rstrip("/"):
+            return absolute, "the page itself", None
         if self.pattern is not None:
             target = parts.path + (f"?{parts.query}" if parts.query else "")
             if self.pattern.search(target) is None:
-                return None, "does not match link_pattern"
-        return absolute, None
-
-    def _split(self, url: str) -> Any:
-        cached = self._parts.get(url)
-        if cached is None:
-            cached = self._parts[url] = urlsplit(url)
-        return cached
+                return absolute, None, "does not match link_pattern"
+        return absolute, None, None
 
     def navigation(self, element: Any) -> str | None:
         """What navigation block holds the element (nav, footer, pager…), or None."""

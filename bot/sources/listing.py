@@ -96,13 +96,18 @@ def _row_link(
     return None, None
 
 
-def make_item(row: Any, link: Any, absolute: str, spec: PageSpec, now: datetime) -> Item:
-    """One entry: identity from the link, the rest from the row."""
+def make_item(
+    row: Any, link: Any, absolute: str, spec: PageSpec, now: datetime, words: str | None = None
+) -> Item:
+    """One entry: identity from the link, the rest from the row.
+
+    ``words`` is the link's :func:`link_text` when the caller has it already.
+    """
     title = ""
     if spec.title:
         title = clean_text(compile_selector(spec.title).first_value(row) or "")
     if not title:
-        title = link_text(link)
+        title = link_text(link) if words is None else words
     date_text = compile_selector(spec.date).first_value(row) if spec.date else None
     if date_text is None and not spec.date:
         date_text = first_time(row)
