@@ -59,6 +59,10 @@ class LinkJudge:
             if base.scheme in ("http", "https") and base.netloc
             else ""
         )
+        # URLs under this prefix need no split to be known on-site, when the base is on-site.
+        home_site = _site(base.hostname or "")
+        on_site = home_site == self.host or _related(base.hostname, self.host)
+        self._home = f"{self._origin}/" if self._origin and on_site else ""
 
     def resolve(self, href: str | None) -> tuple[str | None, str | None]:
         """The absolute http(s) URL of an href, or None and why not (cached per page)."""
@@ -116,12 +120,17 @@ class LinkJudge:
         absolute, why = self.resolve(href)
         if absolute is None:
             return None, why, None
-        parts = urlsplit(absolute)
-        if _site(parts.hostname or "") != self.host and not _related(parts.hostname, self.host):
-            return absolute, f"off-site ({parts.hostname})", None
+        if self._home and absolute.startswith(self._home):
+            parts = None  # on the base URL's own host (a netloc never holds "/"): on-site
+        else:
+            parts = urlsplit(absolute)
+            host = parts.hostname
+            if _site(host or "") != self.host and not _related(host, self.host):
+                return absolute, f"off-site ({host})", None
         if absolute == self.page_url or absolute.rstrip("/") == self.page_url.rstrip("/"):
             return absolute, "the page itself", None
         if self.pattern is not None:
+            parts = parts or urlsplit(absolute)
             target = parts.path + (f"?{parts.query}" if parts.query else "")
             if self.pattern.search(target) is None:
                 return absolute, None, "does not match link_pattern"
