@@ -62,7 +62,8 @@ class LinkJudge:
         # URLs under this prefix need no split to be known on-site, when the base is on-site.
         home_site = _site(base.hostname or "")
         on_site = home_site == self.host or _related(base.hostname, self.host)
-        self._home = f"{self._origin}/" if self._origin and on_site else ""
+        self._root = f"{self._origin}/" if self._origin else ""
+        self._home = self._root if on_site else ""
 
     def resolve(self, href: str | None) -> tuple[str | None, str | None]:
         """The absolute http(s) URL of an href, or None and why not (cached per page)."""
@@ -84,6 +85,16 @@ class LinkJudge:
             return None, "an anchor within the page"
         if self._origin and raw.startswith("/") and not raw.startswith("//") and _PLAIN.match(raw):
             return self._origin + raw.split("#", 1)[0], None  # the common case, without urljoin
+        if self._root and raw.startswith(self._root):
+            # An absolute link on the base's origin: urljoin would give it back unchanged (bar
+            # an empty ";" or "?", which it drops: those take the long way).
+            kept = raw.split("#", 1)[0]
+            if (
+                ";" not in kept
+                and not kept.endswith("?")
+                and _PLAIN.match(raw[len(self._origin) :])
+            ):
+                return kept, None
         try:
             absolute = urljoin(self.base_url, raw)
             parts = urlsplit(absolute)

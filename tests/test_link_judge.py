@@ -1,0 +1,54 @@
+"""The link judge's shortcuts give exactly what the general path (urljoin) gives."""
+
+from __future__ import annotations
+
+import random
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+import pytest
+
+from bot.sources.links import LinkJudge
+
+PIECES = ("/", "a", "b", ";", "?", "#", "=", "&", ".", "..", "%20", ":", "@", "~", "//", "é", "^")
+
+
+def _by_urljoin(base: str, raw: str) -> tuple[str | None, str | None]:
+    try:
+        absolute = urljoin(base, raw)
+        parts = urlsplit(absolute)
+    except ValueError:
+        return None, "not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None, f"not a web link ({parts.scheme or 'no scheme'})"
+    return absolute.split("#", 1)[0], None
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["https://www.vermontjudiciary.org/opinions-decisions", "http://Site.test:8080/a/b?q"],
+)
+def test_absolute_links_on_the_base_origin_resolve_as_urljoin_does(base: str) -> None:
+    """Absolute links on the page's origin, odd characters included (";", an empty "?", dots)."""
+    judge = LinkJudge(base, base)
+    origin = base.split("/", 3)[:3]
+    prefix = "/".join(origin)
+    chance = random.Random(11)
+    for _ in range(5_000):
+        rest = "/" + "".join(chance.choice(PIECES) for _ in range(chance.randint(0, 6)))
+        for raw in (prefix + rest, "HTTPS" + prefix[prefix.index(":") :] + rest):
+            assert judge.resolve(raw) == _by_urljoin(base, raw), raw
+
+
+def test_site_verdict_is_per_href_but_navigation_per_element() -> None:
+    """One href inside and outside a nav: judged on-site once, refused only inside the nav."""
+    root = lxml.html.document_fromstring(
+        '<body><nav><a href="https://s.test/p">menu</a></nav>'
+        '<main><a href="https://s.test/p">entry</a><a href="https://other.test/p">x</a></main>'
+        "</body>"
+    )
+    judge = LinkJudge("https://s.test/list", "https://s.test/list")
+    nav, entry, other = root.iter("a")
+    assert judge.judge(nav) == (None, "in navigation")
+    assert judge.judge(entry) == ("https://s.test/p", None)
+    assert judge.judge(other) == (None, "off-site (other.test)")
