@@ -22,11 +22,13 @@ from typing import Any
 BLOCKING_STATUSES = frozenset({401, 403, 429, 503})
 _HEAD = 64 * 1024  # bytes of a page searched for an app's mount point
 # Lower-case patterns searched in the lower-cased head: the same as re.I on bytes (ASCII case
-# folding) and several times faster, since case-sensitive patterns get the literal-prefix scan.
+# folding) and several times faster, since case-sensitive patterns get the literal-prefix scan;
+# a top-level alternation loses that scan (16× slower), so its branches are entries of their own.
 _CHALLENGES: tuple[tuple[re.Pattern[bytes], str], ...] = (
     (re.compile(rb"<title>\s*just a moment"), "a Cloudflare challenge"),
     (re.compile(rb"attention required!\s*\|\s*cloudflare"), "a Cloudflare block page"),
-    (re.compile(rb"/cdn-cgi/challenge-platform/|cf-chl-"), "a Cloudflare challenge"),
+    (re.compile(rb"/cdn-cgi/challenge-platform/"), "a Cloudflare challenge"),
+    (re.compile(rb"cf-chl-"), "a Cloudflare challenge"),
     (
         re.compile(
             rb"<title>\s*access denied\s*</title>.*(?:reference(?:\s|&#32;)*(?:#|&#35;)"
@@ -35,7 +37,8 @@ _CHALLENGES: tuple[tuple[re.Pattern[bytes], str], ...] = (
         ),
         "an Akamai 'Access Denied' page",
     ),
-    (re.compile(rb"incapsula incident id|_incapsula_resource"), "an Imperva block page"),
+    (re.compile(rb"incapsula incident id"), "an Imperva block page"),
+    (re.compile(rb"_incapsula_resource"), "an Imperva block page"),
     (re.compile(rb"sucuri website firewall"), "a Sucuri firewall page"),
     (re.compile(rb"ddos-guard"), "a DDoS-Guard challenge"),
     (
