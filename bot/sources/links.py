@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import re2
 
 _SPACE = re.compile(r"\s+")
+_OTHER_SCHEMES = ("javascript:", "mailto:", "data:", "tel:", "sms:", "ftp:", "file:")
 _NAV_TAGS = frozenset({"nav", "aside"})
 _EDGE_TAGS = frozenset({"header", "footer"})
 _NAV_ROLES = frozenset(
@@ -78,9 +79,9 @@ class LinkJudge:
         if not raw:
             return None, "empty href"
         lowered = raw.lower()
-        for scheme in ("javascript:", "mailto:", "data:", "tel:", "sms:", "ftp:", "file:"):
-            if lowered.startswith(scheme):
-                return None, f"not a web link ({scheme})"
+        if lowered.startswith(_OTHER_SCHEMES):  # one call for the common miss
+            scheme = next(name for name in _OTHER_SCHEMES if lowered.startswith(name))
+            return None, f"not a web link ({scheme})"
         if raw.startswith("#"):
             return None, "an anchor within the page"
         if self._origin and raw.startswith("/") and not raw.startswith("//") and _PLAIN.match(raw):
