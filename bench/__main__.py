@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import delivery, fulltext, listing, memory, pagecycle, polling
+from bench import delivery, fulltext, listing, memory, pagecycle, polling, replicas
 from bench.matching import matching_row
 from bench.search_bench import search_row
 from bench.server import BenchServers
@@ -59,6 +59,7 @@ SECTIONS = (
     "fulltext",
     "listing",
     "search",
+    "replicas",
 )
 
 
@@ -107,6 +108,11 @@ def _run(sizes: Sizes, sections: tuple[str, ...], workdir: Path) -> list[Row]:
         if "listing" in sections:
             _say("listing extraction")
             rows.append(listing.listing_row())
+        if "replicas" in sections:
+            _say(
+                f"PostgreSQL against SQLite ({sizes.feeds} feeds), two replicas ({sizes.feeds * 2})"
+            )
+            rows += replicas.rows(servers, sizes.feeds, workdir)
     if "search" in sections:
         _say(f"archive search over {sizes.search_statements:,} statements")
         rows.append(search_row(sizes.search_statements))

@@ -1,4 +1,5 @@
-"""The `vigil` command line: run, once, check, match, search, probe, rebaseline, status, health.
+"""The `vigil` command line: run, once, check, match, search, probe, rebaseline, status, health,
+migrate.
 
 Exit codes follow SPEC: `check` 2 on an invalid feeds.yaml; `once` 1 when a feed failed;
 `match` 1 when nothing matched; `search` 1 with no result, 2 for an unreadable query; `health` 1
@@ -22,7 +23,7 @@ from bot import __version__
 from bot.config import Config, ConfigError, load_config
 from bot.logs import setup_logging
 from bot.secrets import TokenError, token_from_env
-from bot.store.db import StateError
+from bot.store.db import StateError, database_secrets
 
 log = logging.getLogger("vigil.cli")
 
@@ -120,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
         "entries on its page without alerting; later polls alert as usual.",
     )
     rebaseline.add_argument("feed", metavar="ID", help="the feed id")
+    migrate = sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="copy the SQLite state into an empty PostgreSQL database",
+        description="Copies seen items, the outbox, chats, subscriptions, tracked phrases, "
+        "mutes, feed health and runtime rows from --state into an empty PostgreSQL database, "
+        "then compares the row counts. Refuses a target that holds any table. Stop `vigil "
+        "run` first; the SQLite file is left as it was.",
+    )
+    migrate.add_argument(
+        "--to", required=True, metavar="URL", help="postgresql://USER:PASSWORD@HOST/DATABASE"
+    )
 
     search = sub.add_parser(
         "search",
@@ -185,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(
         fmt=_env_path("VIGIL_LOG_FORMAT", "text"),
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
-        secrets=(token.reveal(),) if token else (),
+        secrets=((token.reveal(),) if token else ()) + database_secrets(getattr(args, "to", "")),
     )
     # Each command imports only what it needs: `vigil status` or `health` (run by the container's
     # HEALTHCHECK every 30 s) need not load the pipeline, PTB, trafilatura or pypdf.
@@ -194,6 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.commands.check import check
 
             return check(Path(args.path) if args.path else config_path)
+        if args.command == "migrate":
+            from bot.commands.migrate import migrate
+
+            return migrate(state_dir, args.to)
         config = _load(config_path)
         if config is None:
             return 2

@@ -644,6 +644,17 @@ ERROR_CASES: list[tuple[str, str, str]] = [
         MINIMAL + "settings:\n  proxy: socks5://proxy.example:1080\n",
         "feeds.yaml:8: settings.proxy: only http and https URLs are allowed, not socks5:",
     ),
+    (
+        "database-url-password",
+        MINIMAL + "settings:\n  database_url: postgresql://vigil:pw@db/vigil\n",
+        "feeds.yaml:8: settings.database_url: database_url must not hold the password (the "
+        "config holds no secrets): set PGPASSWORD, or the whole URL in VIGIL_DATABASE_URL",
+    ),
+    (
+        "database-url-scheme",
+        MINIMAL + "settings:\n  database_url: mysql://db/vigil\n",
+        "feeds.yaml:8: settings.database_url: database_url must be a postgresql:// URL",
+    ),
     # 11. first_run.
     (
         "first-run-unknown",

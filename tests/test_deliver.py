@@ -7,7 +7,6 @@ sender, and checks what the server received and what the ledger recorded.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,15 @@ from bot.model import Item
 from bot.secrets import Secret
 from bot.store import items as item_rows
 from bot.store import outbox, subs
-from bot.store.db import connect, transaction
+from bot.store.db import Connection, connect, transaction
 from tests.conftest import TOKEN
 from tests.servers.botapi import BotApiServer
 
+pytestmark = pytest.mark.usefixtures("database")  # each test on SQLite and PostgreSQL
+
 
 def seed(
-    conn: sqlite3.Connection, chats: list[str], *, statements: int = 1, html: str | None = None
+    conn: Connection, chats: list[str], *, statements: int = 1, html: str | None = None
 ) -> None:
     with transaction(conn):
         for n in range(statements):
@@ -50,7 +51,7 @@ def seed(
 
 
 async def drain(
-    conn: sqlite3.Connection, server: BotApiServer, *, rate: float = 25, timeout: float = 60
+    conn: Connection, server: BotApiServer, *, rate: float = 25, timeout: float = 60
 ) -> DeliveryWorker:
     sender = TelegramSender(make_bot(Secret(TOKEN), server.root))
     worker = DeliveryWorker(conn, sender, Pacer(rate))
@@ -62,7 +63,7 @@ async def drain(
     return worker
 
 
-def states(conn: sqlite3.Connection) -> dict[str, int]:
+def states(conn: Connection) -> dict[str, int]:
     return dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
 
 

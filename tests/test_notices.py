@@ -18,6 +18,9 @@ from bot.telegram.notices import AdminNotices, notice_for_poll, notice_for_send
 ADMINS = (11, 22)
 
 
+pytestmark = pytest.mark.usefixtures("database")  # each test on SQLite and PostgreSQL
+
+
 def failed(feed_id: str = "mfa") -> PollReport:
     return PollReport(feed_id, Outcome.FAILED, error_kind=ErrorKind.HTTP_STATUS, error="HTTP 503")
 

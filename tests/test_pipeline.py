@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,9 +16,11 @@ from bot.pipeline import Poller, PollReport, Runtime
 from bot.service.app import fetch_policy
 from bot.store import feeds as feed_rows
 from bot.store import outbox, subs
-from bot.store.db import connect, transaction
+from bot.store.db import Connection, connect, transaction
 from tests.conftest import make_config
 from tests.servers.feeds import FeedServer, rss
+
+pytestmark = pytest.mark.usefixtures("database")  # each test on SQLite and PostgreSQL
 
 
 def item(n: int, **extra: str) -> dict[str, str]:
@@ -38,7 +39,7 @@ PLAIN = {"title": "Weather report", "link": "http://x.test/w", "guid": "w"}
 class Rig:
     """A poller for one feed id `a` at the feed server's /a.xml."""
 
-    def __init__(self, conn: sqlite3.Connection, server: FeedServer, config: Config) -> None:
+    def __init__(self, conn: Connection, server: FeedServer, config: Config) -> None:
         self.conn = conn
         self.server = server
         self.runtime = Runtime.build(config, console=False)

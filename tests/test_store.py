@@ -1,4 +1,9 @@
-"""The state database: schema, refusals, the single-process lock, dedup and the outbox."""
+"""The state database: schema, refusals, the single-process lock, dedup and the outbox.
+
+Every test runs twice, on SQLite and on PostgreSQL (the `database` fixture sets
+VIGIL_DATABASE_URL to a fresh schema); tests about the SQLite file itself are marked
+`sqlite_only`.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +28,14 @@ from bot.store.db import (
     transaction,
 )
 
+pytestmark = pytest.mark.usefixtures("database")
+
 
 def _item(key: str, link: str | None = None) -> Item:
     return Item(key=key, title=f"title {key}", link=link, summary="", content="")
 
 
+@pytest.mark.sqlite_only
 def test_fresh_database_gets_current_schema_and_wal(tmp_path: Path) -> None:
     """A new state directory gets the current schema version in WAL mode."""
     conn = connect(tmp_path)
@@ -35,6 +43,7 @@ def test_fresh_database_gets_current_schema_and_wal(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+@pytest.mark.sqlite_only
 def test_newer_schema_is_refused_not_recreated(tmp_path: Path) -> None:
     """A database from a newer Vigil stops this one and stays untouched (RELIABILITY D7)."""
     newer = connect(tmp_path)
@@ -46,6 +55,7 @@ def test_newer_schema_is_refused_not_recreated(tmp_path: Path) -> None:
     assert (tmp_path / "vigil.db").read_bytes() == before
 
 
+@pytest.mark.sqlite_only
 def test_corrupt_database_is_refused(tmp_path: Path) -> None:
     """Garbage in vigil.db gives a clear error and the file is kept for inspection."""
     (tmp_path / "vigil.db").write_bytes(b"this is not a database" * 100)
@@ -54,6 +64,7 @@ def test_corrupt_database_is_refused(tmp_path: Path) -> None:
     assert (tmp_path / "vigil.db").read_bytes().startswith(b"this is not")
 
 
+@pytest.mark.sqlite_only
 def test_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
     """Another program's SQLite file is not mistaken for an empty Vigil database."""
     other = sqlite3.connect(tmp_path / "vigil.db")
@@ -70,6 +81,7 @@ def test_status_without_database_says_so(tmp_path: Path) -> None:
         connect(tmp_path / "missing", create=False)
 
 
+@pytest.mark.sqlite_only
 def test_lock_refuses_second_process(tmp_path: Path) -> None:
     """While one process holds the state lock, another one is refused with a clear message."""
     with StateLock(tmp_path):
@@ -86,6 +98,7 @@ def test_lock_refuses_second_process(tmp_path: Path) -> None:
     StateLock(tmp_path).acquire()  # free again once released
 
 
+@pytest.mark.sqlite_only
 def test_lock_in_same_process_is_exclusive(tmp_path: Path) -> None:
     """Two lock objects on one directory: the second fails (flock is per open file)."""
     first = StateLock(tmp_path)
@@ -208,6 +221,7 @@ def test_due_feeds_catches_clock_going_back(tmp_path: Path) -> None:
     assert feed_rows.due_feeds(conn, 100, horizon=86_400) == ["a", "c"]
 
 
+@pytest.mark.sqlite_only
 def test_version_1_database_gains_languages_threads_and_options(tmp_path: Path) -> None:
     """A database from before issue 14 is migrated in place; its chats and rows are kept."""
     old = sqlite3.connect(tmp_path / "vigil.db")

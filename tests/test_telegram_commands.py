@@ -8,7 +8,6 @@ are injected into the server and the replies it recorded are checked.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,7 +26,7 @@ from bot.secrets import Secret
 from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
 from bot.store import outbox, subs
-from bot.store.db import connect, transaction
+from bot.store.db import Connection, connect, transaction
 from bot.telegram import access, replies
 from bot.telegram.access import RateLimiter
 from bot.telegram.frontend import TelegramFrontend
@@ -51,6 +50,9 @@ channels:
 """
 
 
+pytestmark = pytest.mark.usefixtures("database")  # each test on SQLite and PostgreSQL
+
+
 def config_text(mode: str = "open") -> str:
     """feeds.yaml with two feeds, topics cat and caesar, one admin and one channel."""
     return make_config(FEEDS, TELEGRAM.format(mode=mode))
@@ -67,7 +69,7 @@ class Current:
 class LiveHost:
     """A small real host: a real state database, a real config, and records of stop/reload."""
 
-    conn: sqlite3.Connection
+    conn: Connection
     runtime: Current
     stops: list[tuple[int, str]] = field(default_factory=list)
     reloads: int = 0

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import io
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +23,7 @@ from bot.pipeline import Poller, PollReport, Runtime
 from bot.secrets import Secret
 from bot.service.app import api_url_from_env, fetch_policy, fulltext_stage
 from bot.store import feeds as feed_rows
-from bot.store.db import StateLock, connect, transaction
+from bot.store.db import Connection, connect, state_lock, transaction
 
 ONCE_DELIVERY_DEADLINE = 300.0
 
@@ -57,9 +56,10 @@ async def once(
         return 2
     feeds = [f for f in config.feeds if not args.feed or f.id in args.feed]
     # A dry run only reads state, so it may run beside `vigil run` to try a topic change.
-    lock = contextlib.nullcontext() if args.dry_run else StateLock(state_dir)
+    url = config.settings.database_url
+    lock = contextlib.nullcontext() if args.dry_run else state_lock(state_dir, url)
     with lock:
-        conn = connect(state_dir)
+        conn = connect(state_dir, url=url)
         try:
             return await _once(config, conn, feeds, token, args)
         finally:
@@ -68,7 +68,7 @@ async def once(
 
 async def _once(
     config: Config,
-    conn: sqlite3.Connection,
+    conn: Connection,
     feeds: Sequence[object],
     token: Secret | None,
     args: argparse.Namespace,
@@ -110,9 +110,7 @@ async def _once(
     return 1 if failed else 0
 
 
-async def _deliver(
-    config: Config, conn: sqlite3.Connection, token: Secret | None, *, quiet: bool
-) -> None:
+async def _deliver(config: Config, conn: Connection, token: Secret | None, *, quiet: bool) -> None:
     """Drains what is due now (with a deadline), so `once` also delivers."""
     sender: Sender
     if token is None:

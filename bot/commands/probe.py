@@ -56,7 +56,7 @@ def probe(config: Config, state_dir: Path, args: argparse.Namespace) -> int:
         return 2
     intake = asyncio.run(read_url(config, feed))
     parsed = intake.parsed
-    state, error = _state(intake, feed, state_dir)
+    state, error = _state(intake, feed, state_dir, config.settings.database_url)
     guess = None
     if parsed is not None and parsed.error_kind is ErrorKind.NOT_A_FEED and intake.result.body:
         guess = read_page(intake.result.body, PageSpec(), url=intake.result.final_url)
@@ -68,22 +68,24 @@ def probe(config: Config, state_dir: Path, args: argparse.Namespace) -> int:
     return 0 if state in ("ok", "empty") else 1
 
 
-def _state(intake: Intake, feed: Feed, state_dir: Path) -> tuple[str, str | None]:
+def _state(
+    intake: Intake, feed: Feed, state_dir: Path, url: str | None = None
+) -> tuple[str, str | None]:
     parsed = intake.parsed
     if intake.error_kind is not None:
         return str(intake.error_kind), intake.error
     if parsed is None:
         return "ok", None
     if parsed.kind == "page" and feed.id != "probe":
-        moved = _layout(feed.id, parsed, state_dir)
+        moved = _layout(feed.id, parsed, state_dir, url)
         if moved:
             return str(ErrorKind.LAYOUT_CHANGED), moved
     return ("ok" if parsed.items else "empty"), None
 
 
-def _layout(feed_id: str, parsed: ParsedFeed, state_dir: Path) -> str | None:
+def _layout(feed_id: str, parsed: ParsedFeed, state_dir: Path, url: str | None) -> str | None:
     try:
-        conn = connect(state_dir, create=False)
+        conn = connect(state_dir, create=False, url=url)
     except StateError:
         return None
     try:

@@ -21,7 +21,7 @@ def rebaseline(config: Config, state_dir: Path, feed_id: str) -> int:
     if feed_id not in {f.id for f in config.feeds}:
         print(f"vigil rebaseline: unknown feed {feed_id!r}", file=sys.stderr)
         return 2
-    conn = connect(state_dir, create=False)
+    conn = connect(state_dir, create=False, url=config.settings.database_url)
     try:
         with transaction(conn):
             marked = feed_rows.ask_rebaseline(conn, feed_id)

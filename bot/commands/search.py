@@ -39,7 +39,7 @@ def search(config: Config, state_dir: Path, args: argparse.Namespace) -> int:
     except QueryError as exc:
         print(f"vigil search: cannot read the query: {exc}", file=sys.stderr)
         return 2
-    conn = connect(state_dir, create=False)
+    conn = connect(state_dir, create=False, url=config.settings.database_url)
     try:
         results = run_search(conn, query, config, limit=args.limit)
     except QueryError as exc:

@@ -9,14 +9,14 @@ from bot.commands.output import iso, json_line, when
 from bot.config import Config, Feed
 from bot.service.health import health_problem
 from bot.sources.telegram import channel_name
-from bot.store import articles, outbox
+from bot.store import articles, outbox, replicas
 from bot.store import feeds as feed_rows
 from bot.store import runtime as runtime_rows
-from bot.store.db import connect
+from bot.store.db import DatabaseError, StateError, connect
 
 
 def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
-    conn = connect(state_dir, create=False)
+    conn = connect(state_dir, create=False, url=config.settings.database_url)
     try:
         rows = {row.feed_id: row for row in feed_rows.all_feeds(conn)}
         backlog = outbox.backlog(conn)
@@ -76,6 +76,7 @@ def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
                 print(line)
         oldest = iso(backlog.oldest_created_at)
         fatal = runtime_rows.get(conn, "fatal")
+        members = replicas.all_replicas(conn)
         if as_json:
             print(
                 json_line(
@@ -86,6 +87,16 @@ def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
                         "failed": backlog.failed,
                         "dropped": backlog.dropped,
                         "stopped": fatal,
+                        "replicas": [
+                            {
+                                "id": r.replica_id,
+                                "leader": r.leader and now - r.heartbeat <= replicas.ALIVE,
+                                "heartbeat": iso(r.heartbeat),
+                                "alive": now - r.heartbeat <= replicas.ALIVE,
+                                "note": r.note or None,
+                            }
+                            for r in members
+                        ],
                     }
                 )
             )
@@ -97,6 +108,13 @@ def status(config: Config, state_dir: Path, *, as_json: bool) -> int:
             )
             if fatal:
                 print(f"STOPPED: {fatal}")
+            for r in members:
+                alive = now - r.heartbeat <= replicas.ALIVE
+                role = ("leader" if r.leader else "follower") if alive else "gone"
+                print(
+                    f"replica {r.replica_id} ({r.host} pid {r.pid}): {role}, heartbeat "
+                    f"{when(r.heartbeat)}" + (f" · {r.note}" if r.note else "")
+                )
     finally:
         conn.close()
     return 0
@@ -112,9 +130,15 @@ def _kind(feed: Feed, row: feed_rows.FeedRow | None) -> str:
 
 
 def health(config: Config, state_dir: Path) -> int:
-    conn = connect(state_dir, create=False)
     try:
-        problem = health_problem(conn, time.time())
+        conn = connect(state_dir, create=False, url=config.settings.database_url)
+    except StateError as exc:  # the database is gone or refuses us: that is the reason
+        print(f"unhealthy: {exc}")
+        return 1
+    try:
+        problem = health_problem(conn, time.time(), replicas.replica_id())
+    except DatabaseError as exc:
+        problem = f"the state database failed: {exc}"
     finally:
         conn.close()
     if problem:

@@ -46,6 +46,7 @@ class Settings:
     full_text_pdf_pages: int = 50
     full_text_give_up: float = 24 * HOUR  # then an item is decided on what it has
     keep: float = 365 * DAY  # how long the text of statements read stays searchable
+    database_url: str | None = None  # PostgreSQL, without its password; VIGIL_DATABASE_URL wins
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,8 @@ Every problem is collected and reported at once as ``feeds.yaml:LINE: key.path: 
   literals, ``localhost`` and numeric hosts in odd forms (``2130706433``, ``127.1``) are refused.
   This is only the load-time half: names resolving to such addresses are refused by the fetcher.
 - A proxy is an http(s) URL without credentials: the config holds no secrets.
+- ``database_url`` is a ``postgresql://`` URL without a password, for the same reason: the
+  password comes from ``PGPASSWORD`` or ``~/.pgpass``, or the whole URL from VIGIL_DATABASE_URL.
 - Telegram ``admins`` and ``allowlist`` are numeric user ids. A channel's ``chat`` is an
   ``@username`` or a numeric chat id (kept as a string); its ``topics`` and ``feeds`` must name
   existing ids and default to all.
@@ -44,6 +46,7 @@ from __future__ import annotations
 import os
 import re
 import zoneinfo
+from urllib.parse import urlsplit
 
 from bot.config.checker import Checker, value_of
 from bot.config.durations import DAY, HOUR, MINUTE, format_size
@@ -139,6 +142,8 @@ def _settings(check: Checker, node: YNode | None) -> Settings:
             parsed = _user_agent(check, value, path)
         elif key == "proxy":
             parsed = _proxy(check, value, path)
+        elif key == "database_url":
+            parsed = _database_url(check, value, path)
         elif key == "per_host_concurrency":
             parsed = check.integer(value, path, 1, 16)
         elif key == "max_concurrency":
@@ -213,6 +218,25 @@ def _proxy(check: Checker, node: YNode, path: str) -> str | None:
     parts, reason = split_url(url)
     if parts is not None and (parts.path not in ("", "/") or parts.query):
         reason = "a proxy URL is only scheme, host and port"
+    if reason:
+        check.add(node.line, path, reason)
+        return None
+    return url
+
+
+def _database_url(check: Checker, node: YNode, path: str) -> str | None:
+    url = check.text(node, path, "database_url")
+    if url is None:
+        return None
+    reason = None
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        reason = "database_url must be a postgresql:// URL"
+    elif parts.password is not None or "password=" in parts.query:
+        reason = (
+            "database_url must not hold the password (the config holds no secrets): set "
+            "PGPASSWORD, or the whole URL in VIGIL_DATABASE_URL"
+        )
     if reason:
         check.add(node.line, path, reason)
         return None

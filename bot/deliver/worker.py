@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import sqlite3
 import time
 from collections.abc import Callable
 
@@ -39,7 +38,7 @@ from bot.deliver.sender import Sender, SendOptions, SendResult, Status
 from bot.i18n import translator
 from bot.route.sources import with_sources
 from bot.store import outbox, subs
-from bot.store.db import transaction
+from bot.store.db import Connection, DatabaseError, transaction
 
 log = logging.getLogger("vigil.deliver")
 
@@ -56,7 +55,7 @@ CLOCK_JUMP = 5.0  # a wall clock falling this far behind the monotonic one has j
 class DeliveryWorker:
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         sender: Sender,
         pacer: Pacer,
         *,
@@ -188,7 +187,7 @@ class DeliveryWorker:
         try:
             with transaction(conn):
                 self._record(conn, row, result, now, extra)
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             # The send happened but could not be recorded (disk full): kept here and written
             # before anything else is sent; only a restart before that repeats it (C15).
             self._unrecorded[row.id] = (row, result)
@@ -207,7 +206,7 @@ class DeliveryWorker:
             try:
                 with transaction(self.conn):
                     self._record(self.conn, row, result, self.wall(), extra)
-            except sqlite3.Error as exc:
+            except DatabaseError as exc:
                 self._record_failures += 1
                 if self._record_failures in (2, 10) or self._record_failures % 100 == 0:
                     log.error("still cannot record delivery outcomes: %s", exc)
@@ -230,14 +229,14 @@ class DeliveryWorker:
         try:
             with transaction(self.conn):
                 moved = outbox.shift_pending(self.conn, drift)
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             log.error("wall clock went back %.0fs; could not move pending rows: %s", -drift, exc)
             return
         log.warning("wall clock went back %.0fs; moved %d pending rows", -drift, moved)
 
     def _record(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         row: outbox.OutboxRow,
         result: SendResult,
         now: float,
@@ -325,7 +324,7 @@ class DeliveryWorker:
         log.error("telegram refused the message: %s", result.error, extra=extra)
 
     def _record_edit(
-        self, conn: sqlite3.Connection, row: outbox.OutboxRow, result: SendResult, now: float
+        self, conn: Connection, row: outbox.OutboxRow, result: SendResult, now: float
     ) -> None:
         """An edit that adds sources: done, later (429 or a fault), or impossible (noted)."""
         if result.status is Status.SENT:
@@ -341,6 +340,6 @@ class DeliveryWorker:
             log.info("message not edited: %s", result.error, extra={"chat_id": row.chat_id})
 
     @staticmethod
-    def _previous_uncertain(conn: sqlite3.Connection, row_id: int) -> bool:
+    def _previous_uncertain(conn: Connection, row_id: int) -> bool:
         found = conn.execute("SELECT last_error FROM outbox WHERE id = ?", (row_id,)).fetchone()
         return bool(found and found[0] and str(found[0]).startswith(UNCERTAIN))

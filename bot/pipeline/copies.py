@@ -11,13 +11,13 @@ so the threshold can be checked against real feeds.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
 
 from bot.match.copies import THRESHOLD, boilerplate, sample, shingles, similarity
 from bot.model import Item
 from bot.store import copies as copy_rows
 from bot.store.archive import MAX_FIELD, body_text
+from bot.store.db import Connection
 
 log = logging.getLogger("vigil.copies")
 
@@ -39,9 +39,7 @@ def item_text(item: Item) -> str:
 class CopyFinder:
     """One poll's fingerprints and comparisons (shingles computed once per item)."""
 
-    def __init__(
-        self, conn: sqlite3.Connection, known: dict[str, frozenset[int]] | None = None
-    ) -> None:
+    def __init__(self, conn: Connection, known: dict[str, frozenset[int]] | None = None) -> None:
         """``known``: shingles already computed off the event loop, by item key."""
         self.conn = conn
         self._shingles: dict[str, frozenset[int]] = dict(known or {})

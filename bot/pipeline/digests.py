@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sqlite3
 from collections import Counter
 from collections.abc import Callable
 
@@ -36,7 +35,7 @@ from bot.route.digest import DigestLine, plain_text, render_digest
 from bot.route.when import HOLD, Delivery, delivery_for, is_urgent, timing
 from bot.store import copies as copy_rows
 from bot.store import outbox, prefs, subs
-from bot.store.db import transaction
+from bot.store.db import Connection, transaction
 
 log = logging.getLogger("vigil.digest")
 
@@ -47,7 +46,7 @@ def _delivery(config: Config, chat_id: str, stored: prefs.ChatPrefs | None) -> D
 
 
 def queue_alert(
-    conn: sqlite3.Connection,
+    conn: Connection,
     config: Config,
     plan: PlannedAlert,
     item_id: int,
@@ -89,7 +88,7 @@ def queue_alert(
     return len(queued)
 
 
-def digest_chats(conn: sqlite3.Connection, config: Config) -> dict[str, Delivery]:
+def digest_chats(conn: Connection, config: Config) -> dict[str, Delivery]:
     """Every chat that receives digests now, with its resolved delivery."""
     chats = {c.chat: None for c in config.channels if c.digest is not None}
     stored = prefs.with_digest(conn)
@@ -102,7 +101,7 @@ def digest_chats(conn: sqlite3.Connection, config: Config) -> dict[str, Delivery
 
 
 def send_due_digests(
-    conn: sqlite3.Connection, config: Config, now: float, on_queued: Callable[[], None] | None
+    conn: Connection, config: Config, now: float, on_queued: Callable[[], None] | None
 ) -> int:
     """Builds the digests that are due; returns how many digest messages were queued."""
     chats = digest_chats(conn, config)
@@ -129,9 +128,7 @@ def send_due_digests(
     return queued
 
 
-def _build(
-    conn: sqlite3.Connection, config: Config, chat: str, delivery: Delivery, now: float
-) -> int:
+def _build(conn: Connection, config: Config, chat: str, delivery: Delivery, now: float) -> int:
     held = outbox.held(conn, chat)
     if not held:
         return 0
@@ -171,7 +168,7 @@ def _build(
     return len(parts)
 
 
-def _speaking(conn: sqlite3.Connection, config: Config, chat: str) -> tuple[str, bool]:
+def _speaking(conn: Connection, config: Config, chat: str) -> tuple[str, bool]:
     """(language, silent) of a chat: a configured channel's keys, else what the chat chose."""
     channel = next((c for c in config.channels if c.chat == chat), None)
     if channel is not None:

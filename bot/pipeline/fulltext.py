@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 
@@ -31,7 +30,7 @@ from bot.pipeline.reading import ArticleReader, Reading
 from bot.pipeline.report import PlannedAlert
 from bot.pipeline.runtime import Runtime
 from bot.store import archive, articles, subs
-from bot.store.db import transaction
+from bot.store.db import Connection, transaction
 
 log = logging.getLogger("vigil.fulltext")
 
@@ -45,7 +44,7 @@ class FullTextStage:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         reader: ArticleReader,
         runtime: Callable[[], Runtime],
         *,

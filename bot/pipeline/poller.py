@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 
@@ -51,7 +50,7 @@ from bot.sources.reader import FeedReader
 from bot.store import archive, articles, subs
 from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
-from bot.store.db import transaction
+from bot.store.db import Connection, transaction
 
 log = logging.getLogger("vigil.poll")
 
@@ -61,7 +60,7 @@ class Poller:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         fetcher: Fetcher,
         runtime: Callable[[], Runtime],
         *,
@@ -116,7 +115,8 @@ class Poller:
                 feed, intake.error_kind, message, intake.result, interval, now, dry_run=dry_run
             )
         if intake.parsed is None:
-            return self._unchanged(feed, intake.result, interval, now, dry_run=dry_run)
+            kept = None if intake.forget_source else row  # forgetting reset its validators
+            return self._unchanged(feed, intake.result, interval, now, dry_run=dry_run, row=kept)
         prepared: dict[str, Prepared] = {}
         if not dry_run:
             items = intake.parsed.items
@@ -126,12 +126,22 @@ class Poller:
         return self._store(feed, intake, rt, interval, now, prepared, dry_run=dry_run)
 
     def _unchanged(
-        self, feed: Feed, result: FetchResult, interval: float, now: float, *, dry_run: bool
+        self,
+        feed: Feed,
+        result: FetchResult,
+        interval: float,
+        now: float,
+        *,
+        dry_run: bool,
+        row: feed_rows.FeedRow | None = None,
     ) -> PollReport:
+        """Nothing new. `row`: the feed row read before the poll, when nothing wrote it since
+        (only this poll writes a feed's validators); None reads it again."""
         rt = self.runtime()
         next_at = next_after_success(now, interval, jitter=rt.config.settings.jitter)
         if not dry_run:
-            row = feed_rows.get_feed(self.conn, feed.id)
+            if row is None:
+                row = feed_rows.get_feed(self.conn, feed.id)
             with transaction(self.conn):
                 feed_rows.record_success(
                     self.conn,

@@ -12,6 +12,13 @@ The same tick sends the digests that are due (checked every 10 s; bot.pipeline.d
 prunes the archive (text older than `settings.keep`, a batch at a time, hourly).
 A store that keeps failing (disk full, D5) is logged on the first failed tick and then once a
 minute, not every second.
+
+Several replicas on one PostgreSQL share the feeds: each tick *claims* the due feeds for this
+replica (`owner`) with a lease (`feeds.claim_due`, SKIP LOCKED), so each poll happens once across
+the replicas; in-flight feeds are claimed again each tick, which renews their lease, and a
+finished poll releases it. A replica killed mid-poll leaves leases that expire after
+`lease_seconds`, and another replica polls those feeds then. On SQLite the state lock makes the
+one process the only poller: the same calls, and the store writes no lease.
 """
 
 from __future__ import annotations
@@ -19,14 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.config import Feed
+from bot.config import Config, Feed
 from bot.pipeline.digests import send_due_digests
 from bot.pipeline.poller import Poller
 from bot.pipeline.report import PollReport
@@ -35,7 +41,7 @@ from bot.store import archive
 from bot.store import copies as copy_rows
 from bot.store import feeds as feed_rows
 from bot.store import runtime as runtime_rows
-from bot.store.db import transaction
+from bot.store.db import Connection, DatabaseError, transaction
 
 log = logging.getLogger("vigil.scheduler")
 
@@ -47,17 +53,26 @@ PRUNE_EVERY = 3600.0
 DIGEST_EVERY = 10.0
 
 
+def lease_seconds(config: Config) -> float:
+    """How long a claim lasts: longer than a poll can take (fetch timeout twice, plus parsing)."""
+    return config.settings.timeout * 2 + 30.0
+
+
 class PollScheduler:
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         poller: Poller,
         runtime: Callable[[], Runtime],
         *,
         clock: Callable[[], float] = time.time,
         on_report: Callable[[PollReport], None] | None = None,
+        owner: str = "local",
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
         self.conn = conn
+        self.owner = owner
+        self.leading = leading
         self.poller = poller
         self.runtime = runtime
         self.clock = clock
@@ -121,7 +136,7 @@ class PollScheduler:
             self._prune(now)
             self._digests(now)
             self._start_due(now)
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             self._tick_errors += 1
             mono = time.monotonic()
             if self._tick_errors == 1 or mono - self._last_error_log >= ERROR_LOG_EVERY:
@@ -155,7 +170,8 @@ class PollScheduler:
         if now < self._next_digest_check and now >= self._next_digest_check - DIGEST_EVERY:
             return
         self._next_digest_check = now + DIGEST_EVERY
-        send_due_digests(self.conn, self.runtime().config, now, self.poller.on_queued)
+        if self.leading():  # replicas: one digest per chat, from the leader only
+            send_due_digests(self.conn, self.runtime().config, now, self.poller.on_queued)
 
     def _prune(self, now: float) -> None:
         """Forgets archived text older than settings.keep: one small batch a tick until done,
@@ -176,9 +192,15 @@ class PollScheduler:
         config = self.runtime().config
         by_id = {feed.id: feed for feed in config.feeds}
         horizon = max(config.settings.max_backoff, 86_400.0) * 2
-        for feed_id in feed_rows.due_feeds(self.conn, now, horizon):
+        claimed = feed_rows.claim_due(
+            self.conn, self.owner, now=now, horizon=horizon, lease=lease_seconds(config)
+        )
+        for feed_id in claimed:
             feed = by_id.get(feed_id)
-            if feed is None or feed_id in self._in_flight:
+            if feed is None:  # not in this replica's feeds.yaml: leave it to the others
+                feed_rows.release(self.conn, feed_id, self.owner)
+                continue
+            if feed_id in self._in_flight:
                 continue
             if self._not_before.get(feed_id, 0.0) > time.monotonic():
                 continue
@@ -197,9 +219,11 @@ class PollScheduler:
             # retried every tick; its row keeps the last committed state.
             log.error("poll failed: %s", exc, extra={"feed_id": feed.id})
             self._not_before[feed.id] = time.monotonic() + 60.0
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(DatabaseError):
                 interval = self.runtime().config.feed_interval(feed)
                 with transaction(self.conn):
                     feed_rows.reschedule(self.conn, feed.id, self.clock() + min(interval, 300))
         finally:
             self._in_flight.pop(feed.id, None)
+            with contextlib.suppress(DatabaseError), transaction(self.conn):
+                feed_rows.release(self.conn, feed.id, self.owner)

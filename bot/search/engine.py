@@ -10,7 +10,6 @@ may then hold fewer results than asked.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from bot.config import Config
@@ -18,6 +17,7 @@ from bot.search.excerpt import Piece, excerpt, find_spans, mark
 from bot.search.query import Query, QueryError
 from bot.store import archive
 from bot.store import copies as copy_rows
+from bot.store.db import Connection
 
 __all__ = ["Result", "check_names", "run_search"]
 
@@ -51,13 +51,19 @@ def check_names(query: Query, config: Config) -> None:
 
 
 def run_search(
-    conn: sqlite3.Connection, query: Query, config: Config, *, limit: int, offset: int = 0
+    conn: Connection, query: Query, config: Config, *, limit: int, offset: int = 0
 ) -> list[Result]:
     """The results from ``offset`` on, at most ``limit`` (QueryError for unknown ids)."""
     check_names(query, config)
     if not 1 <= limit <= MAX_LIMIT:
         raise QueryError(f"the limit must be between 1 and {MAX_LIMIT}")
     names = {f.id: f.name for f in config.feeds}
+    words = query.match_expression() is not None or query.exclusion_expression() is not None
+    if words and not archive.word_search(conn):
+        raise QueryError(
+            "searching for words needs SQLite's full-text index, and this Vigil keeps its state "
+            "in PostgreSQL: only feed:, topic:, since: and until: work here for now"
+        )
     found = archive.search(
         conn,
         match=query.match_expression(),

@@ -19,11 +19,12 @@ import html
 import logging
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from telegram import Bot
 
 from bot.config import Config, ConfigError, load_config
 from bot.deliver.console import ConsoleSender, console_pacer
@@ -39,10 +40,12 @@ from bot.pipeline.reading import ACCEPT as ARTICLE_ACCEPT
 from bot.pipeline.reading import ArticleReader
 from bot.pipeline.scheduler import PollScheduler
 from bot.secrets import Secret
+from bot.service.ha import Coordinator, config_digest
 from bot.service.http import HttpListener, address_from_env, start_listener
 from bot.service.metrics import Metrics
+from bot.store import replicas
 from bot.store import runtime as runtime_rows
-from bot.store.db import StateLock, connect, transaction
+from bot.store.db import Connection, DatabaseError, connect, state_lock, transaction
 from bot.telegram import notices
 from bot.telegram.frontend import TelegramFrontend
 from bot.telegram.notices import AdminNotices
@@ -52,6 +55,7 @@ log = logging.getLogger("vigil.app")
 
 STOP_GRACE = 5.0
 WATCH_SECONDS = 2.0
+WAKE_SECONDS = 2.0
 
 
 def fetch_policy(config: Config) -> FetchPolicy:
@@ -83,7 +87,7 @@ def article_policy(config: Config) -> FetchPolicy:
 
 
 def fulltext_stage(
-    conn: sqlite3.Connection,
+    conn: Connection,
     config: Config,
     runtime: Callable[[], Runtime],
     *,
@@ -110,7 +114,7 @@ class Service:
     """Everything `vigil run` holds, reachable by the Telegram handlers for /status and /reload."""
 
     options: Options
-    conn: sqlite3.Connection
+    conn: Connection
     runtime: Runtime
     fetcher: Fetcher
     poller: Poller
@@ -124,6 +128,7 @@ class Service:
     config_mtime: float = 0.0
     reload_failures: int = 0
     notices: AdminNotices | None = None
+    coordinator: Coordinator | None = None
 
     def current(self) -> Runtime:
         return self.runtime
@@ -167,7 +172,7 @@ class Service:
     def _record_reload(self, *, ok: bool, message: str) -> None:
         if self.notices is not None:
             self.notices.post(notices.reload_accepted() if ok else notices.reload_refused(message))
-        with contextlib.suppress(sqlite3.Error), transaction(self.conn):
+        with contextlib.suppress(DatabaseError), transaction(self.conn):
             runtime_rows.put(self.conn, "reload_ok", "1" if ok else "0")
             runtime_rows.put(self.conn, "reload_error", message[:2000])
 
@@ -197,12 +202,8 @@ async def watch_config(service: Service) -> None:
 
 async def run_service(options: Options, config: Config) -> int:
     """Runs until a stop signal; returns the process exit code."""
-    lock = StateLock(options.state_dir)
-    lock.acquire()
-    try:
+    with state_lock(options.state_dir, config.settings.database_url):
         return await _run_locked(options, config)
-    finally:
-        lock.release()
 
 
 async def _run_locked(options: Options, config: Config) -> int:
@@ -211,7 +212,7 @@ async def _run_locked(options: Options, config: Config) -> int:
     except ValueError as exc:
         log.error("%s; nothing was started", exc)
         return 2
-    conn = connect(options.state_dir)
+    conn = connect(options.state_dir, url=config.settings.database_url)
     with transaction(conn):
         runtime_rows.delete(conn, "fatal")  # a fresh start forgets why the last one stopped
     runtime = Runtime.build(config, console=options.token is None)
@@ -237,7 +238,12 @@ async def _run_locked(options: Options, config: Config) -> int:
     )
     poller = Poller(conn, fetcher, lambda: holder[0].runtime, on_queued=worker.wake, fulltext=stage)
     scheduler = PollScheduler(
-        conn, poller, lambda: holder[0].runtime, on_report=metrics.observe_poll
+        conn,
+        poller,
+        lambda: holder[0].runtime,
+        on_report=metrics.observe_poll,
+        owner=replicas.replica_id(),
+        leading=lambda: holder[0].coordinator is not None and holder[0].coordinator.leading,
     )
     service = Service(
         options=options,
@@ -256,25 +262,29 @@ async def _run_locked(options: Options, config: Config) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, service.stop)
     loop.add_signal_handler(signal.SIGHUP, service.reload)
-    frontend = None
     listener: HttpListener | None = None
     tasks: list[asyncio.Task[None]] = []
+    duties = LeaderDuties(service, bot, pacer, metrics)
+    service.coordinator = Coordinator(
+        conn,
+        replicas.leadership_for(conn, replicas.replica_id()),
+        replicas.replica_id(),
+        lambda: config_digest(service.runtime.config),
+        lead=duties.start,
+        follow=duties.stop,
+    )
     try:
         if http_address is not None:
             listener = await start_listener(service, metrics, http_address)
-        if bot is not None:
-            frontend = TelegramFrontend(service, bot, pacer=pacer)
-            await frontend.start()
-            service.notices = _admin_notices(service, frontend, metrics)
-            tasks.append(asyncio.create_task(service.notices.run(), name="notices"))
+        await service.coordinator.step()  # SQLite leads at once, as before replicas existed
         scheduler.start()
-        tasks.append(asyncio.create_task(worker.run(), name="deliver"))
+        tasks.append(asyncio.create_task(service.coordinator.run(service.stop_event), name="ha"))
         tasks.append(asyncio.create_task(watch_config(service), name="watch"))
         log.info(
             "vigil running: %d feeds, %d topics, state in %s",
             len(config.feeds),
             len(config.topics),
-            options.state_dir,
+            conn.where,
         )
         await service.stop_event.wait()
     finally:
@@ -288,16 +298,15 @@ async def _run_locked(options: Options, config: Config) -> int:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=STOP_GRACE / 2)
-        if frontend is not None:
-            with contextlib.suppress(Exception):
-                await frontend.stop()
+        with contextlib.suppress(Exception):
+            await service.coordinator.close()
         with contextlib.suppress(Exception):
             await sender.close()
         await stage.aclose()
         await service.fetcher.aclose()
         await article_fetcher.aclose()
         poller.close()
-        with contextlib.suppress(sqlite3.Error), transaction(conn):
+        with contextlib.suppress(DatabaseError), transaction(conn):
             runtime_rows.delete(conn, "heartbeat")
             if service.exit_code and service.exit_reason:
                 # Kept after exit so `vigil health` and `vigil status` say why it stopped.
@@ -306,6 +315,46 @@ async def _run_locked(options: Options, config: Config) -> int:
     if service.exit_reason:
         log.error("%s", service.exit_reason)
     return service.exit_code
+
+
+class LeaderDuties:
+    """What only the leader runs: Telegram polling, the delivery worker, the admin notices."""
+
+    def __init__(self, service: Service, bot: Bot | None, pacer: Pacer, metrics: Metrics) -> None:
+        self.service = service
+        self.bot = bot
+        self.pacer = pacer
+        self.metrics = metrics
+        self.frontend: TelegramFrontend | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        service = self.service
+        if self.bot is not None:
+            self.frontend = TelegramFrontend(service, self.bot, pacer=self.pacer)
+            await self.frontend.start()
+            service.notices = _admin_notices(service, self.frontend, self.metrics)
+            self.tasks.append(asyncio.create_task(service.notices.run(), name="notices"))
+        self.tasks.append(asyncio.create_task(service.worker.run(), name="deliver"))
+        self.tasks.append(asyncio.create_task(self._wake_worker(), name="deliver-wake"))
+
+    async def _wake_worker(self) -> None:
+        """Alerts queued by other replicas reach this sender within a tick, not MAX_IDLE_WAIT."""
+        while True:
+            await asyncio.sleep(WAKE_SECONDS)
+            self.service.worker.wake()
+
+    async def stop(self) -> None:
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_GRACE / 2)
+        frontend, self.frontend = self.frontend, None
+        self.service.notices = None
+        if frontend is not None:
+            with contextlib.suppress(Exception):
+                await frontend.stop()
 
 
 def _admin_notices(service: Service, frontend: TelegramFrontend, metrics: Metrics) -> AdminNotices:

@@ -23,7 +23,6 @@ import contextlib
 import http
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ from bot.service.health import health_problem
 from bot.service.metrics import CONTENT_TYPE as METRICS_TYPE
 from bot.service.metrics import Metrics
 from bot.service.view import ServiceView
+from bot.store.db import DatabaseError
+from bot.store.replicas import replica_id
 
 log = logging.getLogger("vigil.http")
 
@@ -86,8 +87,8 @@ def health_reason(
     if service.worker.fatal:
         return f"delivery stopped: Telegram refused the bot token: {service.worker.fatal}"
     try:
-        return health_problem(service.conn, wall)
-    except sqlite3.Error as exc:
+        return health_problem(service.conn, wall, replica_id())
+    except DatabaseError as exc:
         return f"the state database is not readable: {exc}"
 
 

@@ -14,7 +14,6 @@ Rules:
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -33,6 +32,7 @@ from prometheus_client.registry import Collector
 from bot.model import Outcome
 from bot.service.view import ServiceView
 from bot.store import outbox
+from bot.store.db import Connection, DatabaseError
 
 if TYPE_CHECKING:
     from bot.pipeline import PollReport
@@ -94,10 +94,10 @@ class _ServiceCollector(Collector):
         yield from _outbox_metrics(service.conn, time.time())
 
 
-def _outbox_metrics(conn: sqlite3.Connection, now: float) -> Iterable[Metric]:
+def _outbox_metrics(conn: Connection, now: float) -> Iterable[Metric]:
     try:
         backlog = outbox.backlog(conn)
-    except sqlite3.Error as exc:
+    except DatabaseError as exc:
         log.warning("metrics: cannot read the outbox: %s", exc)
         return
     pending = GaugeMetricFamily("vigil_outbox_backlog", "Alerts waiting in the outbox.")

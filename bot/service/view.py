@@ -6,9 +6,10 @@ and the metrics, so they must not know its class (no import circle), only these 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Set
 from typing import Protocol
+
+from bot.store.db import Connection
 
 
 class SchedulerView(Protocol):
@@ -38,7 +39,7 @@ class WorkerView(Protocol):
 
 class ServiceView(Protocol):
     @property
-    def conn(self) -> sqlite3.Connection: ...
+    def conn(self) -> Connection: ...
 
     @property
     def started_at(self) -> float: ...

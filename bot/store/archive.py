@@ -22,12 +22,12 @@ Rules this module enforces:
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 
 from bot.match.normalize import normalize
 from bot.model import Item
 from bot.search.tokens import index_form
+from bot.store.backend import Connection
 
 MAX_FIELD = 50_000
 PRUNE_BATCH = 500
@@ -86,7 +86,7 @@ def index_text(text: str) -> str:
 
 
 def add(
-    conn: sqlite3.Connection,
+    conn: Connection,
     item_id: int,
     item: Item,
     *,
@@ -112,7 +112,7 @@ def add(
     )
 
 
-def reindex(conn: sqlite3.Connection, item_id: int) -> bool:
+def reindex(conn: Connection, item_id: int) -> bool:
     """Indexes an archived item again with the full text read from its page or PDF since.
 
     False when the item has no archive row (read before the archive existed, or pruned).
@@ -133,7 +133,7 @@ def reindex(conn: sqlite3.Connection, item_id: int) -> bool:
     return True
 
 
-def prune(conn: sqlite3.Connection, *, before: float, limit: int = PRUNE_BATCH) -> int:
+def prune(conn: Connection, *, before: float, limit: int = PRUNE_BATCH) -> int:
     """Forgets the text of up to ``limit`` items first read before ``before``; returns how many."""
     ids = [
         int(r[0])
@@ -148,7 +148,7 @@ def prune(conn: sqlite3.Connection, *, before: float, limit: int = PRUNE_BATCH) 
     return len(ids)
 
 
-def count(conn: sqlite3.Connection) -> int:
+def count(conn: Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM archive").fetchone()[0])
 
 
@@ -179,8 +179,13 @@ _COLUMNS = (
 )
 
 
+def word_search(conn: Connection) -> bool:
+    """Whether words can be searched: FTS5 is SQLite's; on PostgreSQL only filters work."""
+    return getattr(conn, "dialect", "sqlite") != "postgresql"  # tests pass sqlite3 itself
+
+
 def search(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     match: str | None,
     exclude: str | None,
@@ -237,7 +242,7 @@ def search(
     ]
 
 
-def save_search(conn: sqlite3.Connection, chat_id: str, query: str, now: float) -> int:
+def save_search(conn: Connection, chat_id: str, query: str, now: float) -> int:
     """Keeps a Telegram search server-side (buttons carry only its id); forgets old ones."""
     conn.execute("DELETE FROM searches WHERE created_at < ?", (now - 7 * 86_400.0,))
     row = conn.execute(
@@ -247,7 +252,7 @@ def save_search(conn: sqlite3.Connection, chat_id: str, query: str, now: float) 
     return int(row[0])
 
 
-def saved_search(conn: sqlite3.Connection, search_id: int, chat_id: str) -> str | None:
+def saved_search(conn: Connection, search_id: int, chat_id: str) -> str | None:
     """The query of a saved search, only for the chat that made it."""
     row = conn.execute(
         "SELECT query FROM searches WHERE id = ? AND chat_id = ?", (search_id, chat_id)

@@ -12,12 +12,12 @@ Rules:
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.model import Item
+from bot.store.backend import Connection
 
 PENDING = "pending"
 DONE = "done"
@@ -65,7 +65,7 @@ def _item_from(text: str) -> Item:
 
 
 def enqueue(
-    conn: sqlite3.Connection, *, item_id: int, feed_id: str, url: str, item: Item, now: float
+    conn: Connection, *, item_id: int, feed_id: str, url: str, item: Item, now: float
 ) -> None:
     conn.execute(
         "INSERT INTO article_queue (item_id, feed_id, url, item, first_seen_at, next_attempt_at) "
@@ -74,7 +74,7 @@ def enqueue(
     )
 
 
-def due(conn: sqlite3.Connection, feed_id: str, now: float, limit: int) -> list[Waiting]:
+def due(conn: Connection, feed_id: str, now: float, limit: int) -> list[Waiting]:
     """The feed's waiting items whose turn has come, oldest first, at most ``limit``."""
     rows = conn.execute(
         "SELECT * FROM article_queue WHERE feed_id = ? AND state = ? AND next_attempt_at <= ? "
@@ -95,7 +95,7 @@ def due(conn: sqlite3.Connection, feed_id: str, now: float, limit: int) -> list[
 
 
 def retry_later(
-    conn: sqlite3.Connection, item_id: int, *, attempts: int, next_at: float, error: str
+    conn: Connection, item_id: int, *, attempts: int, next_at: float, error: str
 ) -> None:
     conn.execute(
         "UPDATE article_queue SET attempts = ?, next_attempt_at = ?, last_error = ? "
@@ -105,7 +105,7 @@ def retry_later(
 
 
 def decide(
-    conn: sqlite3.Connection,
+    conn: Connection,
     item_id: int,
     *,
     outcome: str,
@@ -130,14 +130,14 @@ def decide(
     return True
 
 
-def record_error(conn: sqlite3.Connection, feed_id: str, message: str, now: float) -> None:
+def record_error(conn: Connection, feed_id: str, message: str, now: float) -> None:
     conn.execute(
         "UPDATE feeds SET last_article_error = ?, last_article_error_at = ? WHERE feed_id = ?",
         (message[:500], now, feed_id),
     )
 
 
-def awaiting(conn: sqlite3.Connection) -> dict[str, int]:
+def awaiting(conn: Connection) -> dict[str, int]:
     """Per feed, how many items wait for their text."""
     rows = conn.execute(
         "SELECT feed_id, count(*) FROM article_queue WHERE state = ? GROUP BY feed_id", (PENDING,)
@@ -145,7 +145,7 @@ def awaiting(conn: sqlite3.Connection) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in rows}
 
 
-def last_errors(conn: sqlite3.Connection) -> dict[str, tuple[str, float]]:
+def last_errors(conn: Connection) -> dict[str, tuple[str, float]]:
     rows = conn.execute(
         "SELECT feed_id, last_article_error, last_article_error_at FROM feeds "
         "WHERE last_article_error IS NOT NULL"
@@ -153,6 +153,6 @@ def last_errors(conn: sqlite3.Connection) -> dict[str, tuple[str, float]]:
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-def stored_text(conn: sqlite3.Connection, item_id: int) -> tuple[str, str]:
+def stored_text(conn: Connection, item_id: int) -> tuple[str, str]:
     row = conn.execute("SELECT full_text, pdf_text FROM items WHERE id = ?", (item_id,)).fetchone()
     return (row[0], row[1]) if row else ("", "")

@@ -15,11 +15,11 @@ Rules this module enforces:
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.store.archive import body_text
+from bot.store.backend import Connection
 
 WINDOW = 72 * 3600.0
 KEEP = 7 * 86_400.0  # fingerprints older than this are never a candidate's
@@ -38,9 +38,7 @@ class Stored:
     statement_key: str
 
 
-def add_fingerprint(
-    conn: sqlite3.Connection, item_id: int, hashes: Iterable[int], now: float
-) -> None:
+def add_fingerprint(conn: Connection, item_id: int, hashes: Iterable[int], now: float) -> None:
     conn.executemany(
         "INSERT INTO fingerprints (hash, item_id, seen_at) VALUES (?, ?, ?)",
         [(h, item_id, now) for h in hashes],
@@ -48,7 +46,7 @@ def add_fingerprint(
 
 
 def candidates(
-    conn: sqlite3.Connection, hashes: Iterable[int], *, feed_id: str, published: float
+    conn: Connection, hashes: Iterable[int], *, feed_id: str, published: float
 ) -> list[int]:
     """Items of other feeds, published within WINDOW of ``published``, sharing ≥ 2 samples."""
     values = list(hashes)[:200]
@@ -58,7 +56,7 @@ def candidates(
     rows = conn.execute(
         "SELECT f.item_id, count(*) AS shared FROM fingerprints f "  # noqa: S608
         f"JOIN items i ON i.id = f.item_id WHERE f.hash IN ({marks}) AND i.feed_id != ? "
-        f"AND {_DATE} BETWEEN ? AND ? GROUP BY f.item_id HAVING shared >= 2 "
+        f"AND {_DATE} BETWEEN ? AND ? GROUP BY f.item_id HAVING count(*) >= 2 "
         "ORDER BY shared DESC, f.item_id LIMIT ?",
         (*values, feed_id, published - WINDOW, published + WINDOW, MAX_CANDIDATES),
     )
@@ -70,7 +68,7 @@ def _key(feed_id: str, item_key: str, link: str | None) -> str:
     return "link:" + link if link else f"item:{feed_id}:{item_key}"
 
 
-def stored(conn: sqlite3.Connection, item_id: int) -> Stored | None:
+def stored(conn: Connection, item_id: int) -> Stored | None:
     """An archived item's text and statement key (None when its text was pruned)."""
     row = conn.execute(
         "SELECT i.feed_id, i.item_key, i.link, i.title, a.summary, a.content FROM items i "
@@ -83,7 +81,7 @@ def stored(conn: sqlite3.Connection, item_id: int) -> Stored | None:
     return Stored(item_id, row[0], text, _key(row[0], row[1], row[2]))
 
 
-def recent_texts(conn: sqlite3.Connection, feed_id: str, limit: int = 20) -> list[tuple[int, str]]:
+def recent_texts(conn: Connection, feed_id: str, limit: int = 20) -> list[tuple[int, str]]:
     """A feed's latest archived statements (id, title and body): its boilerplate is learned here."""
     rows = conn.execute(
         "SELECT i.id, i.title, a.summary, a.content FROM items i JOIN archive a "
@@ -93,7 +91,7 @@ def recent_texts(conn: sqlite3.Connection, feed_id: str, limit: int = 20) -> lis
     return [(int(r[0]), r[1] + "\n" + body_text(r[2], r[3])) for r in rows]
 
 
-def key_of(conn: sqlite3.Connection, item_id: int) -> str | None:
+def key_of(conn: Connection, item_id: int) -> str | None:
     """An item's statement key (what its outbox rows carry), from the seen set alone."""
     row = conn.execute(
         "SELECT feed_id, item_key, link FROM items WHERE id = ?", (item_id,)
@@ -101,14 +99,12 @@ def key_of(conn: sqlite3.Connection, item_id: int) -> str | None:
     return _key(row[0], row[1], row[2]) if row else None
 
 
-def original_of(conn: sqlite3.Connection, item_id: int) -> int:
+def original_of(conn: Connection, item_id: int) -> int:
     row = conn.execute("SELECT original_id FROM copies WHERE item_id = ?", (item_id,)).fetchone()
     return int(row[0]) if row else item_id
 
 
-def record_copy(
-    conn: sqlite3.Connection, item_id: int, original_id: int, similarity: float
-) -> None:
+def record_copy(conn: Connection, item_id: int, original_id: int, similarity: float) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO copies (item_id, original_id, similarity) VALUES (?, ?, ?)",
         (item_id, original_id, similarity),
@@ -124,7 +120,7 @@ class Member:
     link: str | None
 
 
-def groups(conn: sqlite3.Connection, item_ids: Iterable[int]) -> dict[int, list[Member]]:
+def groups(conn: Connection, item_ids: Iterable[int]) -> dict[int, list[Member]]:
     """For each item, every copy of its statement (original first), itself included."""
     out: dict[int, list[Member]] = {}
     for item_id in dict.fromkeys(item_ids):
@@ -140,7 +136,7 @@ def groups(conn: sqlite3.Connection, item_ids: Iterable[int]) -> dict[int, list[
 
 
 def add_source(
-    conn: sqlite3.Connection,
+    conn: Connection,
     chat_id: str,
     statement_key: str,
     source: str,
@@ -171,11 +167,12 @@ def add_source(
     return True
 
 
-def prune(conn: sqlite3.Connection, before: float, limit: int = PRUNE_BATCH) -> int:
+def prune(conn: Connection, before: float, limit: int = PRUNE_BATCH) -> int:
     """Forgets up to ``limit`` fingerprints stored before ``before``; returns how many."""
+    # By item, not rowid (PostgreSQL has none): a batch is at most `limit` items' hashes.
     cursor = conn.execute(
-        "DELETE FROM fingerprints WHERE rowid IN "
-        "(SELECT rowid FROM fingerprints WHERE seen_at < ? LIMIT ?)",
-        (before, limit),
+        "DELETE FROM fingerprints WHERE seen_at < ? AND item_id IN "
+        "(SELECT item_id FROM fingerprints WHERE seen_at < ? LIMIT ?)",
+        (before, before, limit),
     )
     return cursor.rowcount

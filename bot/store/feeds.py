@@ -7,10 +7,11 @@ restart keeps it. Rows are keyed by the feed id of feeds.yaml; a changed URL res
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from bot.model import ErrorKind
+from bot.store.backend import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ class FeedRow:
     rebaseline: bool = False
 
 
-def _row(row: sqlite3.Row) -> FeedRow:
+def _row(row: Any) -> FeedRow:
     return FeedRow(
         feed_id=row["feed_id"],
         url=row["url"],
@@ -62,7 +63,7 @@ def _row(row: sqlite3.Row) -> FeedRow:
     )
 
 
-def sync_feeds(conn: sqlite3.Connection, feeds: dict[str, str]) -> None:
+def sync_feeds(conn: Connection, feeds: dict[str, str]) -> None:
     """Creates rows for new feed ids; a changed URL drops the old validators."""
     for feed_id, url in feeds.items():
         conn.execute(
@@ -74,16 +75,16 @@ def sync_feeds(conn: sqlite3.Connection, feeds: dict[str, str]) -> None:
         )
 
 
-def get_feed(conn: sqlite3.Connection, feed_id: str) -> FeedRow | None:
+def get_feed(conn: Connection, feed_id: str) -> FeedRow | None:
     row = conn.execute("SELECT * FROM feeds WHERE feed_id = ?", (feed_id,)).fetchone()
     return _row(row) if row else None
 
 
-def all_feeds(conn: sqlite3.Connection) -> list[FeedRow]:
+def all_feeds(conn: Connection) -> list[FeedRow]:
     return [_row(r) for r in conn.execute("SELECT * FROM feeds ORDER BY feed_id")]
 
 
-def due_feeds(conn: sqlite3.Connection, now: float, horizon: float) -> list[str]:
+def due_feeds(conn: Connection, now: float, horizon: float) -> list[str]:
     """Feed ids whose poll is due — or absurdly far ahead, which means the wall clock went back.
 
     A row scheduled more than `horizon` seconds ahead cannot have come from any interval or
@@ -97,8 +98,44 @@ def due_feeds(conn: sqlite3.Connection, now: float, horizon: float) -> list[str]
     return [r[0] for r in rows]
 
 
+def claim_due(
+    conn: Connection, owner: str, *, now: float, horizon: float, lease: float, limit: int = 200
+) -> list[str]:
+    """Claims due feeds for `owner` until `now + lease`; returns the ids claimed.
+
+    Due as in `due_feeds`; a feed leased by another owner is skipped until its lease ends (the
+    owner died mid-poll, or is still polling). On PostgreSQL the rows are locked with SKIP LOCKED,
+    so replicas claiming at the same moment never wait for, nor take, each other's feeds. One
+    statement: atomic without a transaction. On SQLite the state lock already makes this process
+    the only poller, so nothing is written: a full disk or a locked file fails the poll's own
+    write, as it always did (RELIABILITY D5, D6).
+    """
+    if conn.dialect != "postgresql":
+        return due_feeds(conn, now, horizon)
+    query = (
+        "UPDATE feeds SET lease_owner = ?, lease_until = ? WHERE feed_id IN (SELECT feed_id "
+        "FROM feeds WHERE (next_poll_at <= ? OR next_poll_at > ?) AND (lease_until IS NULL OR "
+        "lease_until < ? OR lease_owner = ?) ORDER BY next_poll_at LIMIT ? "
+        "FOR UPDATE SKIP LOCKED) RETURNING feed_id, next_poll_at"
+    )
+    params = (owner, now + lease, now, now + horizon, now, owner, limit)
+    rows = conn.execute(query, params).fetchall()
+    return [r[0] for r in sorted(rows, key=lambda r: (r[1], r[0]))]
+
+
+def release(conn: Connection, feed_id: str, owner: str) -> None:
+    """Ends `owner`'s lease on the feed (its poll is over; next_poll_at says when the next is)."""
+    if conn.dialect != "postgresql":
+        return  # SQLite never leased it (see claim_due)
+    conn.execute(
+        "UPDATE feeds SET lease_owner = NULL, lease_until = NULL "
+        "WHERE feed_id = ? AND lease_owner = ?",
+        (feed_id, owner),
+    )
+
+
 def record_success(
-    conn: sqlite3.Connection,
+    conn: Connection,
     feed_id: str,
     *,
     now: float,
@@ -119,7 +156,8 @@ def record_success(
     """
     conn.execute(
         "UPDATE feeds SET etag = ?, last_modified = ?, title = coalesce(?, title), "
-        "baselined = max(baselined, ?), next_poll_at = ?, last_poll_at = ?, last_success_at = ?, "
+        "baselined = CASE WHEN ? = 1 THEN 1 ELSE baselined END, next_poll_at = ?, "
+        "last_poll_at = ?, last_success_at = ?, "
         "consecutive_errors = 0, polls = polls + 1, items_seen = items_seen + ?, "
         "alerts_queued = alerts_queued + ?, body_hash = coalesce(?, body_hash), "
         "source_url = coalesce(?, source_url), rebaseline = rebaseline * (1 - ?) "
@@ -142,7 +180,7 @@ def record_success(
     )
 
 
-def forget_source(conn: sqlite3.Connection, feed_id: str) -> None:
+def forget_source(conn: Connection, feed_id: str) -> None:
     """The advertised feed stopped working: the next poll looks at the page again."""
     conn.execute(
         "UPDATE feeds SET source_url = NULL, etag = NULL, last_modified = NULL, "
@@ -151,7 +189,7 @@ def forget_source(conn: sqlite3.Connection, feed_id: str) -> None:
     )
 
 
-def ask_rebaseline(conn: sqlite3.Connection, feed_id: str) -> bool:
+def ask_rebaseline(conn: Connection, feed_id: str) -> bool:
     """The next read of the feed remembers its entries without alerting; False: no such row."""
     return (
         conn.execute("UPDATE feeds SET rebaseline = 1 WHERE feed_id = ?", (feed_id,)).rowcount > 0
@@ -159,7 +197,7 @@ def ask_rebaseline(conn: sqlite3.Connection, feed_id: str) -> bool:
 
 
 def record_failure(
-    conn: sqlite3.Connection,
+    conn: Connection,
     feed_id: str,
     *,
     now: float,
@@ -180,10 +218,10 @@ def record_failure(
     return int(row[0]) if row else 0
 
 
-def reschedule(conn: sqlite3.Connection, feed_id: str, next_poll_at: float) -> None:
+def reschedule(conn: Connection, feed_id: str, next_poll_at: float) -> None:
     conn.execute("UPDATE feeds SET next_poll_at = ? WHERE feed_id = ?", (next_poll_at, feed_id))
 
 
-def shift_schedule(conn: sqlite3.Connection, seconds: float) -> int:
+def shift_schedule(conn: Connection, seconds: float) -> int:
     """Moves every feed's next poll by `seconds` (the wall clock jumped); returns count."""
     return conn.execute("UPDATE feeds SET next_poll_at = next_poll_at + ?", (seconds,)).rowcount

@@ -8,12 +8,12 @@ seen without its alerts being queued (RELIABILITY §4.1).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.model import Item
 from bot.store import copies as copy_rows
+from bot.store.backend import Connection
 
 _CHUNK = 500  # bound parameters per statement, well under SQLite's limit
 
@@ -35,9 +35,7 @@ def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
         yield values[start : start + _CHUNK]
 
 
-def _existing(
-    conn: sqlite3.Connection, column: str, feed_id: str, values: Sequence[str]
-) -> set[str]:
+def _existing(conn: Connection, column: str, feed_id: str, values: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(values):
         marks = ",".join("?" * len(chunk))
@@ -49,16 +47,16 @@ def _existing(
     return found
 
 
-def known_keys(conn: sqlite3.Connection, feed_id: str, keys: Sequence[str]) -> set[str]:
+def known_keys(conn: Connection, feed_id: str, keys: Sequence[str]) -> set[str]:
     return _existing(conn, "item_key", feed_id, keys)
 
 
-def known_links(conn: sqlite3.Connection, feed_id: str, links: Sequence[str]) -> set[str]:
+def known_links(conn: Connection, feed_id: str, links: Sequence[str]) -> set[str]:
     """Links this feed already published under another key (GUID churn, RELIABILITY A9)."""
     return _existing(conn, "link", feed_id, links)
 
 
-def recent_links(conn: sqlite3.Connection, feed_id: str, limit: int = 200) -> list[str]:
+def recent_links(conn: Connection, feed_id: str, limit: int = 200) -> list[str]:
     """The normalised links of the feed's latest items, newest first (the layout's reference)."""
     rows = conn.execute(
         "SELECT link FROM items WHERE feed_id = ? AND link IS NOT NULL ORDER BY id DESC LIMIT ?",
@@ -68,7 +66,7 @@ def recent_links(conn: sqlite3.Connection, feed_id: str, limit: int = 200) -> li
 
 
 def insert_item(
-    conn: sqlite3.Connection,
+    conn: Connection,
     feed_id: str,
     item: Item,
     *,
@@ -88,7 +86,7 @@ def insert_item(
 
 
 def recent_matches(
-    conn: sqlite3.Connection, *, topic_id: str | None = None, limit: int = 10
+    conn: Connection, *, topic_id: str | None = None, limit: int = 10
 ) -> list[RecentMatch]:
     """The latest matched statements, newest first (for `/recent`): one row per statement, a
     copy shown through its original (when that matched too) with the other sources."""
@@ -118,7 +116,7 @@ def recent_matches(
     ]
 
 
-def count_items(conn: sqlite3.Connection, feed_id: str | None = None) -> int:
+def count_items(conn: Connection, feed_id: str | None = None) -> int:
     if feed_id is None:
         return int(conn.execute("SELECT count(*) FROM items").fetchone()[0])
     return int(

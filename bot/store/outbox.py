@@ -14,9 +14,10 @@ only move a `pending` row's first attempt to their end: deferred, never dropped.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from bot.store.backend import Connection
 
 PENDING = "pending"
 SENT = "sent"
@@ -62,7 +63,7 @@ class Delivery:
 
 
 def enqueue(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     item_id: int,
     deliveries: Iterable[Delivery],
@@ -110,7 +111,7 @@ def enqueue(
 _WORK = "(state = 'pending' OR (state = 'sent' AND edit_pending = 1))"
 
 
-def due(conn: sqlite3.Connection, now: float, limit: int = 500) -> list[OutboxRow]:
+def due(conn: Connection, now: float, limit: int = 500) -> list[OutboxRow]:
     """Rows to send (or, already sent, to edit) whose time has come, oldest first; bounded."""
     rows = conn.execute(
         "SELECT id, chat_id, item_id, statement_key, topics, text_html, text_plain, attempts, "  # noqa: S608
@@ -143,13 +144,13 @@ def due(conn: sqlite3.Connection, now: float, limit: int = 500) -> list[OutboxRo
     ]
 
 
-def next_due_at(conn: sqlite3.Connection) -> float | None:
+def next_due_at(conn: Connection) -> float | None:
     row = conn.execute(f"SELECT min(next_attempt_at) FROM outbox WHERE {_WORK}").fetchone()  # noqa: S608
     return float(row[0]) if row and row[0] is not None else None
 
 
 def mark_sent(
-    conn: sqlite3.Connection,
+    conn: Connection,
     row_id: int,
     now: float,
     note: str | None = None,
@@ -161,28 +162,30 @@ def mark_sent(
     while it was on its way leaves an edit pending."""
     conn.execute(
         "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ?, "
-        "message_id = coalesce(?, message_id), edit_pending = (also != ?) WHERE id = ?",
+        "message_id = coalesce(?, message_id), "
+        "edit_pending = CASE WHEN also != ? THEN 1 ELSE 0 END WHERE id = ?",
         (now, note, message_id, also_sent, row_id),
     )
 
 
-def edit_done(conn: sqlite3.Connection, row_id: int, also_shown: str, note: str | None) -> None:
+def edit_done(conn: Connection, row_id: int, also_shown: str, note: str | None) -> None:
     """The message now shows ``also_shown`` (or cannot be edited: ``note``)."""
     conn.execute(
-        "UPDATE outbox SET edit_pending = (also != ? AND ? IS NULL), last_error = coalesce(?, "
+        "UPDATE outbox SET edit_pending = CASE WHEN also != ? AND CAST(? AS TEXT) IS NULL "
+        "THEN 1 ELSE 0 END, last_error = coalesce(?, "
         "last_error) WHERE id = ?",
         (also_shown, note, note, row_id),
     )
 
 
-def edit_later(conn: sqlite3.Connection, row_id: int, at: float, error: str) -> None:
+def edit_later(conn: Connection, row_id: int, at: float, error: str) -> None:
     conn.execute(
         "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
         (at, error[:500], row_id),
     )
 
 
-def mark_retry(conn: sqlite3.Connection, row_id: int, next_attempt_at: float, error: str) -> None:
+def mark_retry(conn: Connection, row_id: int, next_attempt_at: float, error: str) -> None:
     conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
         "WHERE id = ?",
@@ -190,14 +193,14 @@ def mark_retry(conn: sqlite3.Connection, row_id: int, next_attempt_at: float, er
     )
 
 
-def mark_failed(conn: sqlite3.Connection, row_id: int, error: str) -> None:
+def mark_failed(conn: Connection, row_id: int, error: str) -> None:
     conn.execute(
         "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
         (error[:500], row_id),
     )
 
 
-def drop_thread(conn: sqlite3.Connection, chat_id: str, thread_id: int, reason: str) -> int:
+def drop_thread(conn: Connection, chat_id: str, thread_id: int, reason: str) -> int:
     """Drops the pending rows for a deleted forum topic; returns how many."""
     cursor = conn.execute(
         "UPDATE outbox SET state = 'dropped', last_error = ? "
@@ -207,7 +210,7 @@ def drop_thread(conn: sqlite3.Connection, chat_id: str, thread_id: int, reason: 
     return cursor.rowcount
 
 
-def drop_chat(conn: sqlite3.Connection, chat_id: str, reason: str) -> int:
+def drop_chat(conn: Connection, chat_id: str, reason: str) -> int:
     """Drops a gone chat's pending rows; returns how many."""
     cursor = conn.execute(
         "UPDATE outbox SET state = 'dropped', last_error = ? "
@@ -217,15 +220,17 @@ def drop_chat(conn: sqlite3.Connection, chat_id: str, reason: str) -> int:
     return cursor.rowcount
 
 
-def move_chat(conn: sqlite3.Connection, old_chat_id: str, new_chat_id: str) -> None:
+def move_chat(conn: Connection, old_chat_id: str, new_chat_id: str) -> None:
     """Re-addresses pending rows after a group became a supergroup (ChatMigrated)."""
     conn.execute(
-        "UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ? AND state = 'pending'",
-        (new_chat_id, old_chat_id),
+        "UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND state = 'pending' AND NOT EXISTS "
+        "(SELECT 1 FROM outbox AS o "
+        "WHERE o.chat_id = ? AND o.statement_key = outbox.statement_key)",
+        (new_chat_id, old_chat_id, new_chat_id),
     )
 
 
-def shift_pending(conn: sqlite3.Connection, seconds: float) -> int:
+def shift_pending(conn: Connection, seconds: float) -> int:
     """Moves every pending row's next attempt by `seconds` (the clock jumped); returns count."""
     cursor = conn.execute(
         "UPDATE outbox SET next_attempt_at = next_attempt_at + ? WHERE state = 'pending'",
@@ -248,7 +253,7 @@ class HeldAlert:
     thread_id: int | None = None  # the forum topic the alert would have gone to
 
 
-def held(conn: sqlite3.Connection, chat_id: str) -> list[HeldAlert]:
+def held(conn: Connection, chat_id: str) -> list[HeldAlert]:
     rows = conn.execute(
         "SELECT o.id, o.item_id, i.feed_id, i.title, i.link, o.topics, o.created_at, o.thread_id "
         "FROM outbox o JOIN items i ON i.id = o.item_id "
@@ -261,14 +266,14 @@ def held(conn: sqlite3.Connection, chat_id: str) -> list[HeldAlert]:
     ]
 
 
-def mark_digested(conn: sqlite3.Connection, row_ids: Iterable[int], digest_key: str) -> None:
+def mark_digested(conn: Connection, row_ids: Iterable[int], digest_key: str) -> None:
     conn.executemany(
         "UPDATE outbox SET state = 'digested', last_error = ? WHERE id = ? AND state = 'held'",
         [(digest_key, row_id) for row_id in row_ids],
     )
 
 
-def release_held(conn: sqlite3.Connection, chat_id: str, now: float) -> int:
+def release_held(conn: Connection, chat_id: str, now: float) -> int:
     """Held rows become ordinary pending alerts (the chat turned its digest off)."""
     cursor = conn.execute(
         "UPDATE outbox SET state = 'pending', next_attempt_at = ? "
@@ -287,7 +292,7 @@ class Backlog:
     dropped: int
 
 
-def backlog(conn: sqlite3.Connection) -> Backlog:
+def backlog(conn: Connection) -> Backlog:
     counts = dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
     oldest = conn.execute("SELECT min(created_at) FROM outbox WHERE state = 'pending'").fetchone()[
         0
@@ -301,7 +306,7 @@ def backlog(conn: sqlite3.Connection) -> Backlog:
     )
 
 
-def sent_count(conn: sqlite3.Connection, feed_id: str) -> int:
+def sent_count(conn: Connection, feed_id: str) -> int:
     return int(
         conn.execute(
             "SELECT count(*) FROM outbox JOIN items ON items.id = outbox.item_id "

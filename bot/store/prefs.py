@@ -8,9 +8,10 @@ caught up with one digest, not one per period.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from bot.store.backend import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,7 @@ class ChatPrefs:
 _FIELDS = ("digest", "quiet", "timezone")
 
 
-def load(conn: sqlite3.Connection, chat_ids: Iterable[str]) -> dict[str, ChatPrefs]:
+def load(conn: Connection, chat_ids: Iterable[str]) -> dict[str, ChatPrefs]:
     """The stored settings of these chats (chats without any are left out)."""
     out: dict[str, ChatPrefs] = {}
     ids = list(dict.fromkeys(chat_ids))
@@ -39,7 +40,7 @@ def load(conn: sqlite3.Connection, chat_ids: Iterable[str]) -> dict[str, ChatPre
     return out
 
 
-def with_digest(conn: sqlite3.Connection) -> dict[str, ChatPrefs]:
+def with_digest(conn: Connection) -> dict[str, ChatPrefs]:
     """Every active chat that chose a digest."""
     rows = conn.execute(
         "SELECT chat_id, digest, quiet, timezone FROM chats WHERE digest != '' AND active = 1"
@@ -47,23 +48,23 @@ def with_digest(conn: sqlite3.Connection) -> dict[str, ChatPrefs]:
     return {r[0]: ChatPrefs(r[1], r[2], r[3]) for r in rows}
 
 
-def get(conn: sqlite3.Connection, chat_id: str) -> ChatPrefs:
+def get(conn: Connection, chat_id: str) -> ChatPrefs:
     return load(conn, [chat_id]).get(chat_id, ChatPrefs())
 
 
-def put(conn: sqlite3.Connection, chat_id: str, field: str, value: str) -> None:
+def put(conn: Connection, chat_id: str, field: str, value: str) -> None:
     """Sets one of digest, quiet, timezone (the chat row must exist: subs.ensure_chat)."""
     if field not in _FIELDS:
         raise ValueError(field)
     conn.execute(f"UPDATE chats SET {field} = ? WHERE chat_id = ?", (value, chat_id))  # noqa: S608
 
 
-def scheduled(conn: sqlite3.Connection) -> dict[str, float]:
+def scheduled(conn: Connection) -> dict[str, float]:
     """Each chat's next digest time."""
     return {r[0]: float(r[1]) for r in conn.execute("SELECT chat_id, next_at FROM digests")}
 
 
-def schedule(conn: sqlite3.Connection, chat_id: str, next_at: float | None) -> None:
+def schedule(conn: Connection, chat_id: str, next_at: float | None) -> None:
     """Sets (or with None removes) a chat's next digest time."""
     if next_at is None:
         conn.execute("DELETE FROM digests WHERE chat_id = ?", (chat_id,))

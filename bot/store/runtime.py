@@ -6,10 +6,10 @@ in the container's HEALTHCHECK reads it without talking to the service.
 
 from __future__ import annotations
 
-import sqlite3
+from bot.store.backend import Connection
 
 
-def put(conn: sqlite3.Connection, key: str, value: str) -> None:
+def put(conn: Connection, key: str, value: str) -> None:
     conn.execute(
         "INSERT INTO runtime (key, value) VALUES (?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -17,10 +17,10 @@ def put(conn: sqlite3.Connection, key: str, value: str) -> None:
     )
 
 
-def get(conn: sqlite3.Connection, key: str) -> str | None:
+def get(conn: Connection, key: str) -> str | None:
     row = conn.execute("SELECT value FROM runtime WHERE key = ?", (key,)).fetchone()
     return str(row[0]) if row else None
 
 
-def delete(conn: sqlite3.Connection, key: str) -> None:
+def delete(conn: Connection, key: str) -> None:
     conn.execute("DELETE FROM runtime WHERE key = ?", (key,))

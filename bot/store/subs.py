@@ -9,9 +9,11 @@ forum topic (thread) it was made in; making it again from another topic moves it
 
 from __future__ import annotations
 
-import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from bot.store.backend import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,7 @@ class ChatPrefs:
 
 
 def ensure_chat(
-    conn: sqlite3.Connection,
+    conn: Connection,
     chat_id: str,
     kind: str,
     title: str,
@@ -52,18 +54,18 @@ def ensure_chat(
     )
 
 
-def prefs_of(conn: sqlite3.Connection, chat_id: str) -> ChatPrefs | None:
+def prefs_of(conn: Connection, chat_id: str) -> ChatPrefs | None:
     row = conn.execute(
         "SELECT lang, preview, silent FROM chats WHERE chat_id = ?", (chat_id,)
     ).fetchone()
     return None if row is None else ChatPrefs(row[0], bool(row[1]), bool(row[2]))
 
 
-def set_language(conn: sqlite3.Connection, chat_id: str, lang: str) -> None:
+def set_language(conn: Connection, chat_id: str, lang: str) -> None:
     conn.execute("UPDATE chats SET lang = ? WHERE chat_id = ?", (lang, chat_id))
 
 
-def set_switch(conn: sqlite3.Connection, chat_id: str, setting: str, on: bool) -> None:
+def set_switch(conn: Connection, chat_id: str, setting: str, on: bool) -> None:
     """Turns ``preview`` or ``silent`` on or off for the chat."""
     column = {"preview": "preview", "silent": "silent"}[setting]
     conn.execute(
@@ -73,7 +75,7 @@ def set_switch(conn: sqlite3.Connection, chat_id: str, setting: str, on: bool) -
 
 
 def subscribe(
-    conn: sqlite3.Connection,
+    conn: Connection,
     chat_id: str,
     topic_ids: Iterable[str],
     now: float,
@@ -85,14 +87,15 @@ def subscribe(
         cursor = conn.execute(
             "INSERT INTO subscriptions (chat_id, topic_id, created_at, thread_id) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id, topic_id) DO UPDATE "
-            "SET thread_id = excluded.thread_id WHERE thread_id IS NOT excluded.thread_id",
+            "SET thread_id = excluded.thread_id "
+            "WHERE subscriptions.thread_id IS NOT excluded.thread_id",
             (chat_id, topic_id, now, thread_id),
         )
         count += cursor.rowcount
     return count
 
 
-def forget_thread(conn: sqlite3.Connection, chat_id: str, thread_id: int) -> int:
+def forget_thread(conn: Connection, chat_id: str, thread_id: int) -> int:
     """A deleted forum topic: removes what was bound to it; returns how many rows."""
     removed = 0
     for table in ("subscriptions", "tracks"):
@@ -103,7 +106,7 @@ def forget_thread(conn: sqlite3.Connection, chat_id: str, thread_id: int) -> int
     return removed
 
 
-def unsubscribe(conn: sqlite3.Connection, chat_id: str, topic_ids: Iterable[str] | None) -> int:
+def unsubscribe(conn: Connection, chat_id: str, topic_ids: Iterable[str] | None) -> int:
     """Removes the given subscriptions, or all of the chat's when topic_ids is None."""
     if topic_ids is None:
         return conn.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,)).rowcount
@@ -115,7 +118,7 @@ def unsubscribe(conn: sqlite3.Connection, chat_id: str, topic_ids: Iterable[str]
     )
 
 
-def subscriptions_of(conn: sqlite3.Connection, chat_id: str) -> list[str]:
+def subscriptions_of(conn: Connection, chat_id: str) -> list[str]:
     rows = conn.execute(
         "SELECT topic_id FROM subscriptions WHERE chat_id = ? ORDER BY topic_id", (chat_id,)
     )
@@ -123,7 +126,7 @@ def subscriptions_of(conn: sqlite3.Connection, chat_id: str) -> list[str]:
 
 
 def track(
-    conn: sqlite3.Connection, chat_id: str, phrase: str, now: float, thread_id: int | None = None
+    conn: Connection, chat_id: str, phrase: str, now: float, thread_id: int | None = None
 ) -> bool:
     cursor = conn.execute(
         "INSERT INTO tracks (chat_id, phrase, created_at, thread_id) VALUES (?, ?, ?, ?) "
@@ -133,19 +136,19 @@ def track(
     return cursor.rowcount > 0
 
 
-def untrack(conn: sqlite3.Connection, chat_id: str, phrase: str) -> bool:
+def untrack(conn: Connection, chat_id: str, phrase: str) -> bool:
     cursor = conn.execute("DELETE FROM tracks WHERE chat_id = ? AND phrase = ?", (chat_id, phrase))
     return cursor.rowcount > 0
 
 
-def tracks_of(conn: sqlite3.Connection, chat_id: str) -> list[str]:
+def tracks_of(conn: Connection, chat_id: str) -> list[str]:
     rows = conn.execute(
         "SELECT phrase FROM tracks WHERE chat_id = ? ORDER BY created_at, phrase", (chat_id,)
     )
     return [r[0] for r in rows]
 
 
-def all_tracks(conn: sqlite3.Connection) -> dict[str, tuple[str, ...]]:
+def all_tracks(conn: Connection) -> dict[str, tuple[str, ...]]:
     out: dict[str, list[str]] = {}
     rows = conn.execute(
         "SELECT tracks.chat_id, phrase FROM tracks LEFT JOIN chats USING (chat_id) "
@@ -156,42 +159,45 @@ def all_tracks(conn: sqlite3.Connection) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
-def set_mute(conn: sqlite3.Connection, chat_id: str, until: float | None) -> None:
+def set_mute(conn: Connection, chat_id: str, until: float | None) -> None:
     conn.execute("UPDATE chats SET muted_until = ? WHERE chat_id = ?", (until, chat_id))
 
 
-def muted_until(conn: sqlite3.Connection, chat_id: str) -> float | None:
+def muted_until(conn: Connection, chat_id: str) -> float | None:
     row = conn.execute("SELECT muted_until FROM chats WHERE chat_id = ?", (chat_id,)).fetchone()
     return float(row[0]) if row and row[0] is not None else None
 
 
-def deactivate(conn: sqlite3.Connection, chat_id: str, reason: str) -> None:
+def deactivate(conn: Connection, chat_id: str, reason: str) -> None:
     """The chat is gone for the bot (blocked, kicked, deleted): stop routing to it."""
     conn.execute(
         "INSERT INTO chats (chat_id, created_at, active, deactivated_reason) "
-        "VALUES (?, strftime('%s','now'), 0, ?) "
+        "VALUES (?, ?, 0, ?) "
         "ON CONFLICT (chat_id) DO UPDATE SET active = 0, "
         "deactivated_reason = excluded.deactivated_reason",
-        (chat_id, reason[:200]),
+        (chat_id, int(time.time()), reason[:200]),
     )
     conn.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,))
     conn.execute("DELETE FROM tracks WHERE chat_id = ?", (chat_id,))
 
 
-def move_chat(conn: sqlite3.Connection, old_chat_id: str, new_chat_id: str) -> None:
+def move_chat(conn: Connection, old_chat_id: str, new_chat_id: str) -> None:
     """Follows a group → supergroup migration: the new id inherits everything."""
-    for table in ("subscriptions", "tracks"):
+    for table, column in (("subscriptions", "topic_id"), ("tracks", "phrase")):
         conn.execute(
-            f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",  # noqa: S608
-            (new_chat_id, old_chat_id),
+            f"UPDATE {table} SET chat_id = ? WHERE chat_id = ? AND NOT EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {table} AS o WHERE o.chat_id = ? AND o.{column} = {table}.{column})",
+            (new_chat_id, old_chat_id, new_chat_id),
         )
         conn.execute(f"DELETE FROM {table} WHERE chat_id = ?", (old_chat_id,))  # noqa: S608
     conn.execute(
-        "UPDATE OR IGNORE chats SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+        "UPDATE chats SET chat_id = ? WHERE chat_id = ? AND NOT EXISTS "
+        "(SELECT 1 FROM chats AS o WHERE o.chat_id = ?)",
+        (new_chat_id, old_chat_id, new_chat_id),
     )
 
 
-def load_audience(conn: sqlite3.Connection, now: float) -> Audience:
+def load_audience(conn: Connection, now: float) -> Audience:
     subscribers: dict[str, set[str]] = {}
     threads: dict[tuple[str, str], int] = {}
     rows = conn.execute(
@@ -232,11 +238,11 @@ def load_audience(conn: sqlite3.Connection, now: float) -> Audience:
     )
 
 
-def count_chats(conn: sqlite3.Connection) -> tuple[int, int]:
+def count_chats(conn: Connection) -> tuple[int, int]:
     """(active chats with at least one subscription or phrase, inactive chats)."""
     active = conn.execute(
         "SELECT count(DISTINCT chat_id) FROM (SELECT chat_id FROM subscriptions "
-        "UNION SELECT chat_id FROM tracks)"
+        "UNION SELECT chat_id FROM tracks) AS c"
     ).fetchone()[0]
     inactive = conn.execute("SELECT count(*) FROM chats WHERE active = 0").fetchone()[0]
     return int(active), int(inactive)

@@ -47,7 +47,7 @@ from bot.deliver.limits import Pacer
 from bot.i18n import Tr
 from bot.logs import redact
 from bot.store import subs
-from bot.telegram import access, buttons, keyboards, membership, replies
+from bot.telegram import access, buttons, keyboards, membership, offset, replies
 from bot.telegram.gate import Gate
 from bot.telegram.handlers import COMMANDS
 from bot.telegram.host import Host
@@ -157,6 +157,7 @@ class TelegramFrontend:
             )
         app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_handler(offset.recorder(self.host.conn), group=offset.GROUP)
         app.add_error_handler(self._on_error)
         return app
 
@@ -168,6 +169,7 @@ class TelegramFrontend:
             await app.start()
         updater = app.updater
         assert updater is not None  # the builder always makes one unless told not to
+        await offset.resume(self.bot, self.host.conn)  # a new leader resumes, never repeats
         await updater.start_polling(
             poll_interval=0.0,
             timeout=LONG_POLL,

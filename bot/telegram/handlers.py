@@ -20,7 +20,7 @@ import unicodedata
 from bot.config import parse_duration
 from bot.i18n import N_, Tr
 from bot.match.rules import compile_keyword
-from bot.store import articles, outbox, subs
+from bot.store import articles, outbox, replicas, subs
 from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
 from bot.store.db import transaction
@@ -303,6 +303,7 @@ async def cmd_status(req: Request) -> None:
         req.tr,
         articles.awaiting(conn),
         articles.last_errors(conn),
+        replicas.all_replicas(conn),
     )
     await req.reply(text)
 

@@ -6,10 +6,10 @@ shape, so neither imports the service nor each other's internals.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Protocol
 
 from bot.config import Config
+from bot.store.db import Connection
 
 
 class HasConfig(Protocol):
@@ -21,7 +21,7 @@ class Host(Protocol):
     """What the front end uses of the service."""
 
     @property
-    def conn(self) -> sqlite3.Connection: ...
+    def conn(self) -> Connection: ...
 
     @property
     def runtime(self) -> HasConfig: ...

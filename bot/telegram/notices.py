@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -32,7 +31,7 @@ from bot.model import ErrorKind, Outcome
 from bot.pipeline import PollReport
 from bot.store import feeds as feed_rows
 from bot.store import runtime as runtime_rows
-from bot.store.db import transaction
+from bot.store.db import Connection, DatabaseError, transaction
 
 log = logging.getLogger("vigil.notices")
 
@@ -192,7 +191,7 @@ class AdminNotices:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         send: Callable[[int, str], Awaitable[bool]],
         admins: Callable[[], tuple[int, ...]],
         language_of: Callable[[int], str | None] = lambda admin: None,
@@ -270,7 +269,7 @@ class AdminNotices:
                 await self._clear(notice, keys)
             else:
                 await self._tell(notice)
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             log.warning("admin notice %s not recorded: %s", notice.key, exc)
         finally:
             self._queued.discard(notice.key)
@@ -300,6 +299,6 @@ class AdminNotices:
     def _say(self, notice: Notice, admin: int, message: str | None = None) -> str:
         try:
             lang = self.language_of(admin)
-        except sqlite3.Error:
+        except DatabaseError:
             lang = None
         return notice.say(translator(lang), message)

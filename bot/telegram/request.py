@@ -10,7 +10,6 @@ A chat stored for the first time keeps the language it was spoken to in.
 from __future__ import annotations
 
 import enum
-import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -20,7 +19,7 @@ from telegram import InlineKeyboardMarkup, Message, User
 from bot.config import Config
 from bot.i18n import Tr, pick_language, translator
 from bot.store import subs
-from bot.store.db import transaction
+from bot.store.db import Connection, DatabaseError, transaction
 from bot.telegram.access import Actor
 from bot.telegram.host import Host
 
@@ -141,16 +140,16 @@ def thread_of(message: Message) -> int | None:
     return None
 
 
-def language_of(conn: sqlite3.Connection, chat_id: int) -> str | None:
+def language_of(conn: Connection, chat_id: int) -> str | None:
     """The language a chat chose (or was first stored with), if any; None if unreadable."""
     try:
         prefs = subs.prefs_of(conn, str(chat_id))
-    except sqlite3.Error:  # an apology for a failed handler must not fail on the store too
+    except DatabaseError:  # an apology for a failed handler must not fail on the store too
         return None
     return prefs.language if prefs else None
 
 
-def speaker(conn: sqlite3.Connection, chat_id: int, user: User | None) -> Tr:
+def speaker(conn: Connection, chat_id: int, user: User | None) -> Tr:
     """The chat's language, else the sender's Telegram ``language_code``, else English."""
     stored = language_of(conn, chat_id)
     if stored is None and user is not None:

@@ -12,6 +12,8 @@ from bot.config import Config
 from bot.i18n import Tr
 from bot.store.feeds import FeedRow
 from bot.store.outbox import Backlog
+from bot.store.replicas import ALIVE as REPLICA_ALIVE
+from bot.store.replicas import ReplicaRow
 from bot.telegram.replies import echo, esc, span, when
 
 
@@ -25,9 +27,11 @@ def status_text(
     tr: Tr,
     awaiting: Mapping[str, int] | None = None,
     article_errors: Mapping[str, tuple[str, float]] | None = None,
+    members: Sequence[ReplicaRow] = (),
 ) -> str:
     """``awaiting``: items per feed waiting for their page's text; ``article_errors``: the
-    last article error per feed (message, when)."""
+    last article error per feed (message, when); ``members``: the replicas sharing the state
+    (listed when there are several: one PostgreSQL, several `vigil run`)."""
     by_id = {row.feed_id: row for row in rows}
     failing = 0
     lines = [tr("<b>Feeds</b>")]
@@ -90,4 +94,20 @@ def status_text(
         tr("<b>Subscribers</b>"),
         tr("{active} chats subscribed, {inactive} gone", active=active, inactive=inactive),
     ]
+    if len(members) > 1:
+        lines += ["", tr("<b>Replicas</b>")]
+        for member in members:
+            lines.append("• " + _replica_line(member, now, tr))
     return "\n".join(lines)
+
+
+def _replica_line(member: ReplicaRow, now: float, tr: Tr) -> str:
+    name = tr.value(f"<code>{esc(member.replica_id)}</code>")
+    age = span(max(0.0, now - member.heartbeat), tr)
+    if now - member.heartbeat > REPLICA_ALIVE:
+        line = tr("{replica}: gone, last heartbeat {age} ago", replica=name, age=age)
+    elif member.leader:
+        line = tr("{replica}: leader, last heartbeat {age} ago", replica=name, age=age)
+    else:
+        line = tr("{replica}: follower, last heartbeat {age} ago", replica=name, age=age)
+    return line + (f" ({tr.value(esc(member.note))})" if member.note else "")

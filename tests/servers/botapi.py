@@ -25,7 +25,9 @@ client which passes here behaves correctly against Telegram:
   is not counted as sent, and increments ``count_429``.
 - ``getUpdates`` long-polls without blocking other requests, confirms updates below ``offset``,
   honours ``limit`` and ``allowed_updates``, answers ``[]`` when ``timeout`` expires and stops
-  waiting when the client goes away.
+  waiting when the client goes away. A getUpdates arriving while another client's is still
+  waiting ends the waiting one with 409 Conflict, as Telegram does, and counts it in
+  ``count_409`` (a client that already went away is not answered, and not counted).
 - Forum topics: a chat made a forum (``set_forum``) has open topics; ``sendMessage`` with a
   ``message_thread_id`` that is not an open topic of the chat (never created, or removed with
   ``delete_topic``) answers 400 ``Bad Request: message thread not found``, as the real server
@@ -506,6 +508,9 @@ class BotApiServer:
         self.edits: list[SentMessage] = []
         self.calls: list[Call] = []
         self.count_429 = 0
+        self.count_409 = 0
+        self._poller: tuple[object, Any] | None = None  # the waiting getUpdates and its transport
+        self._superseded: set[object] = set()
         self.left_chats: list[str] = []
 
         self._updates: list[dict[str, Any]] = []
@@ -1115,6 +1120,22 @@ class BotApiServer:
                 "Conflict: terminated by other getUpdates request; "
                 "make sure that only one bot instance is running",
             )
+        token = object()
+        previous = self._poller
+        if previous is not None and not (previous[1] is None or previous[1].is_closing()):
+            self._superseded.add(previous[0])
+            self._wake_pollers()
+        self._poller = (token, request.transport)
+        try:
+            return await self._wait_updates(params, request, token)
+        finally:
+            self._superseded.discard(token)
+            if self._poller is not None and self._poller[0] is token:
+                self._poller = None
+
+    async def _wait_updates(
+        self, params: dict[str, Any], request: web.BaseRequest, token: object
+    ) -> list[dict[str, Any]]:
         offset = _as_int(params, "offset", 0)
         limit = min(100, max(1, _as_int(params, "limit", 100)))
         timeout = max(0, _as_int(params, "timeout", 0))
@@ -1132,7 +1153,9 @@ class BotApiServer:
             remaining = deadline - time.monotonic()
             if ready or remaining <= 0 or self._stopping.is_set():
                 return ready
-            if self._conflict:
+            if self._conflict or token in self._superseded:
+                if token in self._superseded:
+                    self.count_409 += 1
                 raise _ApiError(
                     409,
                     "Conflict: terminated by other getUpdates request; "
@@ -1531,6 +1554,11 @@ class BotApiServerThread:
     @property
     def count_429(self) -> int:
         return self._call(lambda s: s.count_429)
+
+    @property
+    def count_409(self) -> int:
+        """getUpdates ended with 409 because another client polled meanwhile."""
+        return self._call(lambda s: s.count_409)
 
     def replies_to(self, chat_id: int | str) -> list[SentMessage]:
         return self._call(lambda s: s.replies_to(chat_id))

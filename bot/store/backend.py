@@ -1,0 +1,99 @@
+"""The one connection type the store hands out, over SQLite (the default) or PostgreSQL.
+
+Rules:
+- Store modules and the code above them see `Connection`: `execute`/`executemany` returning a
+  cursor with `fetchone`, `fetchall`, iteration and `rowcount`; rows index by position and by
+  column name. They write SQLite's SQL in the subset `bot.store.dialect` translates.
+- Every database error is a `DatabaseError` (`sqlite3.Error`): PostgreSQL's are raised as
+  subclasses of the matching sqlite3 class, so one `except DatabaseError` covers both.
+- The schema version lives in `PRAGMA user_version` on SQLite and in the `vigil_schema` table on
+  PostgreSQL; `schema_version`, `set_schema_version` and `user_tables` hide which.
+- `dialect` says which database it is, for the rare statement that must differ; `where` names
+  it for messages (a path, or a URL with the password replaced by `***`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+DatabaseError = sqlite3.Error
+OperationalError = sqlite3.OperationalError
+IntegrityError = sqlite3.IntegrityError
+
+Params = Sequence[Any]
+
+
+class Cursor(Protocol):
+    """What `execute` returns: sqlite3's cursor, or the PostgreSQL one wrapped to match it."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection:
+    """A connection in autocommit mode; `bot.store.db.transaction` groups statements."""
+
+    dialect: str = ""
+    where: str = ""
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, seq: Iterable[Params]) -> Cursor:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def schema_version(self) -> int:
+        raise NotImplementedError
+
+    def set_schema_version(self, version: int) -> None:
+        raise NotImplementedError
+
+    def user_tables(self) -> list[str]:
+        """Tables of this database (schema) that are not the engine's own."""
+        raise NotImplementedError
+
+    def lock_schema(self) -> None:
+        """Inside a transaction: waits until no other process is migrating this database."""
+
+
+class SqliteConnection(Connection):
+    """sqlite3 itself: statements go through untouched."""
+
+    dialect = "sqlite"
+
+    def __init__(self, raw: sqlite3.Connection, where: str) -> None:
+        self.raw = raw
+        self.where = where
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        return self.raw.execute(sql, params)
+
+    def executemany(self, sql: str, seq: Iterable[Params]) -> Cursor:
+        return self.raw.executemany(sql, seq)
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def schema_version(self) -> int:
+        return int(self.raw.execute("PRAGMA user_version").fetchone()[0])
+
+    def set_schema_version(self, version: int) -> None:
+        self.raw.execute(f"PRAGMA user_version = {int(version)}")
+
+    def user_tables(self) -> list[str]:
+        rows = self.raw.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name"
+        )
+        return [str(r[0]) for r in rows]
