@@ -165,6 +165,7 @@ async def test_turning_the_digest_off_releases_held_alerts(
         assert prefs.scheduled(conn) == {}
 
 
+@pytest.mark.slow  # 15-35 s of waiting: in `make test`, not the edit-test loop
 def test_vigil_run_sends_one_digest_across_kill_9(
     tmp_path: Path, vigil_env: dict[str, str]
 ) -> None:

@@ -220,6 +220,7 @@ def ha_world(
         yield feeds, telegram, config, env
 
 
+@pytest.mark.slow  # 15-35 s of waiting: in `make test`, not the edit-test loop
 def test_two_replicas_one_leader_one_poll_and_takeover(
     tmp_path: Path, ha_world: tuple[FeedServerThread, BotApiServerThread, Path, dict[str, str]]
 ) -> None:

@@ -81,6 +81,7 @@ def test_database_from_a_newer_vigil_is_refused(
     assert health.returncode == 1 and "newer than this Vigil" in health.stdout
 
 
+@pytest.mark.slow  # 15-35 s of waiting: in `make test`, not the edit-test loop
 def test_database_gone_mid_run_waits_and_loses_nothing(
     tmp_path: Path, ha_world: World, vigil_env: dict[str, str]
 ) -> None:
@@ -126,6 +127,7 @@ def rss_with(item: dict[str, str]) -> str:
     return rss([item, OLD])
 
 
+@pytest.mark.slow  # 15-35 s of waiting: in `make test`, not the edit-test loop
 def test_lost_leader_lock_hands_over_without_409(tmp_path: Path, ha_world: World) -> None:
     """The leader's lock session is killed: it stops polling Telegram and sending, a leader
     is back within 15 s, no getUpdates overlaps (no 409), and alerts still go once."""

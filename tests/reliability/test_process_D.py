@@ -249,6 +249,7 @@ def heartbeat(state: Path) -> float:
         conn.close()
 
 
+@pytest.mark.slow  # 15-35 s of waiting: in `make test`, not the edit-test loop
 def test_D5_disk_full_survived_reported_and_recovered(
     tmp_path: Path, vigil_env: dict[str, str]
 ) -> None:

@@ -92,6 +92,7 @@ def wait_until(
     raise AssertionError(f"timed out waiting for {what()}")
 
 
+@pytest.mark.slow  # 15-35 s of waiting: in `make test`, not the edit-test loop
 def test_g1_full_runs_at_debug_never_print_the_token(
     tmp_path: Path, vigil_env: dict[str, str], feeds: FeedServer, bot_api: BotApiServerThread
 ) -> None:

@@ -394,6 +394,7 @@ async def test_C12_invalid_token_stops_without_retry_storm(
 # ---------------------------------------------------------------- outage
 
 
+@pytest.mark.slow  # 15-35 s of waiting: in `make test`, not the edit-test loop
 async def test_C13_unreachable_while_polling_memory_flat_then_all_once(
     tmp_path: Path,
     botapi: BotApiServer,
