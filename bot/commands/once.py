@@ -15,7 +15,6 @@ from bot.config import Config
 from bot.deliver.console import ConsoleSender, console_pacer
 from bot.deliver.limits import Pacer
 from bot.deliver.sender import Sender
-from bot.deliver.telegram import TelegramSender, make_bot
 from bot.deliver.worker import DeliveryWorker
 from bot.fetch import Fetcher
 from bot.model import Outcome
@@ -117,6 +116,8 @@ async def _deliver(config: Config, conn: Connection, token: Secret | None, *, qu
         # --json is for scripts: the JSON lines are the output, the console text is not.
         sender = ConsoleSender(io.StringIO() if quiet else None)
     else:
+        from bot.deliver.telegram import TelegramSender, make_bot  # PTB only with a token
+
         sender = TelegramSender(make_bot(token, api_url_from_env()))
     pacer = console_pacer() if token is None else Pacer(config.telegram.rate_per_second)
     worker = DeliveryWorker(conn, sender, pacer)

@@ -23,14 +23,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from telegram import Bot
+from typing import TYPE_CHECKING
 
 from bot.config import Config, ConfigError, load_config
 from bot.deliver.console import ConsoleSender, console_pacer
 from bot.deliver.limits import Pacer
 from bot.deliver.sender import Sender
-from bot.deliver.telegram import TelegramSender, make_bot
 from bot.deliver.worker import DeliveryWorker
 from bot.fetch import Fetcher, FetchPolicy
 from bot.fetch.polite import HostGate
@@ -47,9 +45,12 @@ from bot.store import replicas
 from bot.store import runtime as runtime_rows
 from bot.store.db import Connection, DatabaseError, connect, state_lock, transaction
 from bot.telegram import notices
-from bot.telegram.frontend import TelegramFrontend
 from bot.telegram.notices import AdminNotices
-from bot.telegram.request import language_of
+
+if TYPE_CHECKING:  # python-telegram-bot loads only when there is a token (0.1 s per start)
+    from telegram import Bot
+
+    from bot.telegram.frontend import TelegramFrontend
 
 log = logging.getLogger("vigil.app")
 
@@ -223,6 +224,8 @@ async def _run_locked(options: Options, config: Config) -> int:
         sender = ConsoleSender()
         log.info("no TELEGRAM_BOT_TOKEN: alerts are printed to the terminal")
     else:
+        from bot.deliver.telegram import TelegramSender, make_bot
+
         bot = make_bot(options.token, options.api_url)
         sender = TelegramSender(bot)
     pacer = console_pacer() if bot is None else Pacer(config.telegram.rate_per_second)
@@ -331,6 +334,8 @@ class LeaderDuties:
     async def start(self) -> None:
         service = self.service
         if self.bot is not None:
+            from bot.telegram.frontend import TelegramFrontend
+
             self.frontend = TelegramFrontend(service, self.bot, pacer=self.pacer)
             await self.frontend.start()
             service.notices = _admin_notices(service, self.frontend, self.metrics)
@@ -359,6 +364,8 @@ class LeaderDuties:
 
 def _admin_notices(service: Service, frontend: TelegramFrontend, metrics: Metrics) -> AdminNotices:
     """Admins hear of failing feeds, long flood waits, lost groups and refused reloads."""
+    from bot.telegram.request import language_of
+
     admin_notices = notices.AdminNotices(
         service.conn,
         send=lambda chat_id, text: frontend.send(chat_id, html.escape(text)),

@@ -28,7 +28,6 @@ from typing import IO
 
 from bot.store.backend import Connection, DatabaseError, SqliteConnection
 from bot.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from bot.store.postgres import PgConnection, is_postgres_url, password_of, redact
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Connection", "DatabaseError"]
 
@@ -57,7 +56,12 @@ def database_url(configured: str | None = None) -> str | None:
 
 def database_secrets(*urls: str) -> tuple[str, ...]:
     """Passwords the logs must mask: the URLs' own (env first) and libpq's PGPASSWORD."""
-    found = [password_of(u) for u in (os.environ.get(URL_ENV, ""), *urls)]
+    urls = tuple(u for u in (os.environ.get(URL_ENV, ""), *urls) if u)
+    found: list[str | None] = []
+    if urls:  # psycopg loads only when a PostgreSQL URL is in play (0.1 s per command)
+        from bot.store.postgres import password_of
+
+        found = [password_of(u) for u in urls]
     found.append(os.environ.get("PGPASSWORD"))
     return tuple(s for s in found if s)
 
@@ -74,6 +78,8 @@ def connect(
 
 def open_postgres(url: str) -> Connection:
     """A PostgreSQL connection, schema untouched; the password never appears in a message."""
+    from bot.store.postgres import PgConnection, is_postgres_url, redact
+
     if not is_postgres_url(url):
         shown = redact(url, url) if "://" in url else "(not a URL)"
         raise StateError(
