@@ -14,6 +14,7 @@ Rules:
 
 from __future__ import annotations
 
+import abc
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
@@ -38,31 +39,35 @@ class Cursor(Protocol):
     def __iter__(self) -> Iterator[Any]: ...
 
 
-class Connection:
-    """A connection in autocommit mode; `bot.store.db.transaction` groups statements."""
+class Connection(abc.ABC):
+    """A connection in autocommit mode; `bot.store.db.transaction` groups statements.
+
+    Abstract: each database implements every method, so a new one cannot forget one.
+    """
 
     dialect: str = ""
     where: str = ""
 
-    def execute(self, sql: str, params: Params = ()) -> Cursor:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Params = ()) -> Cursor: ...
 
-    def executemany(self, sql: str, seq: Iterable[Params]) -> Cursor:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def executemany(self, sql: str, seq: Iterable[Params]) -> Cursor: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def close(self) -> None: ...
 
-    def schema_version(self) -> int:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
 
-    def set_schema_version(self, version: int) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def set_schema_version(self, version: int) -> None: ...
 
+    @abc.abstractmethod
     def user_tables(self) -> list[str]:
         """Tables of this database (schema) that are not the engine's own."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def lock_schema(self) -> None:
         """Inside a transaction: waits until no other process is migrating this database."""
 
@@ -97,3 +102,6 @@ class SqliteConnection(Connection):
             "ORDER BY name"
         )
         return [str(r[0]) for r in rows]
+
+    def lock_schema(self) -> None:
+        """Nothing to do: SQLite serialises writers on the database file itself."""
