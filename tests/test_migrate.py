@@ -62,6 +62,18 @@ def _fill(state: Path) -> None:
     conn.close()
 
 
+def _migrate(url: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`vigil migrate --to URL` as a subprocess, its output as text."""
+    return subprocess.run(
+        vigil_cmd("migrate", "--to", url),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def _dump(conn: object, table: str) -> list[tuple[object, ...]]:
     rows = conn.execute(f"SELECT * FROM {table}").fetchall()  # type: ignore[attr-defined]
     return sorted((tuple(r) for r in rows), key=repr)
@@ -74,14 +86,7 @@ def test_migrate_copies_everything_and_verifies(
     state = tmp_path / "state"
     _fill(state)
     before = (state / "vigil.db").stat().st_mtime_ns
-    done = subprocess.run(
-        vigil_cmd("migrate", "--to", pg_url),
-        env=vigil_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _migrate(pg_url, vigil_env)
     assert done.returncode == 0, done.stderr
     assert "items: 30 rows copied and verified" in done.stdout
     assert "outbox: 20 rows copied and verified" in done.stdout
@@ -107,18 +112,9 @@ def test_migrate_refuses_a_non_empty_target(
 ) -> None:
     """A second run (or another program's tables) is refused before anything is written."""
     _fill(tmp_path / "state")
-    first = subprocess.run(
-        vigil_cmd("migrate", "--to", pg_url), env=vigil_env, capture_output=True, timeout=60
-    )
+    first = _migrate(pg_url, vigil_env)
     assert first.returncode == 0
-    again = subprocess.run(
-        vigil_cmd("migrate", "--to", pg_url),
-        env=vigil_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    again = _migrate(pg_url, vigil_env)
     assert again.returncode == 2
     assert "is not empty" in again.stderr
     assert "copies into an empty database only" in again.stderr
@@ -134,14 +130,7 @@ def test_migrate_refuses_foreign_tables(
     _fill(tmp_path / "state")
     with psycopg.connect(pg_url, autocommit=True) as admin:
         admin.execute("CREATE TABLE invoices (id int)")
-    done = subprocess.run(
-        vigil_cmd("migrate", "--to", pg_url),
-        env=vigil_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _migrate(pg_url, vigil_env)
     assert done.returncode == 2
     assert "tables: invoices" in done.stderr
 
@@ -150,26 +139,12 @@ def test_migrate_needs_the_state_unlocked_and_present(
     tmp_path: Path, pg_url: str, vigil_env: dict[str, str]
 ) -> None:
     """A running `vigil run` holds the lock: refused; no state at all: said so."""
-    missing = subprocess.run(
-        vigil_cmd("migrate", "--to", pg_url),
-        env=vigil_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    missing = _migrate(pg_url, vigil_env)
     assert missing.returncode == 2
     assert "no state database" in missing.stderr
     _fill(tmp_path / "state")
     with StateLock(tmp_path / "state"):
-        locked = subprocess.run(
-            vigil_cmd("migrate", "--to", pg_url),
-            env=vigil_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        locked = _migrate(pg_url, vigil_env)
     assert locked.returncode == 2
     assert "already using the state directory" in locked.stderr
 
@@ -181,14 +156,7 @@ def test_migrate_bad_target_urls(tmp_path: Path, pg_url: str, vigil_env: dict[st
         ("mysql://root:Sekr1t-x@db/vigil", "not a PostgreSQL URL"),
         (pg_url.replace(postgres.PASSWORD, "Sekr1t-x"), "password authentication failed"),
     ):
-        done = subprocess.run(
-            vigil_cmd("migrate", "--to", url),
-            env=vigil_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = _migrate(url, vigil_env)
         assert done.returncode == 2, done.stderr
         assert expected in done.stderr
         assert "Sekr1t-x" not in done.stdout + done.stderr
