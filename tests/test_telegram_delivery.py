@@ -111,3 +111,63 @@ async def test_digest_and_quiet_answer_in_french_and_arabic(
         )
         listed = await reply_to(botapi, "/list", **ar)
         assert f"\u200fالملخص: {daily}" in listed.text
+
+
+REASONS = {
+    "fr": (
+        "Jour inconnu : <code>&lt;b&gt;xyz&lt;/b&gt;</code> ; utilisez <code>mon</code>, "
+        "<code>tue</code>, <code>wed</code>, <code>thu</code>, <code>fri</code>, <code>sat</code> "
+        "ou <code>sun</code>",
+        "<code>22-7</code> n'est pas une plage d'heures calmes ; écrivez "
+        "<code>HH:MM-HH:MM</code> (par ex. <code>22:00-07:00</code>) ou <code>off</code>",
+        "Fuseau horaire inconnu : <code>Mars/Olympus</code> ; utilisez un nom IANA comme "
+        "<code>Europe/Amsterdam</code>",
+    ),
+    "nl": (
+        "Onbekende dag: <code>&lt;b&gt;xyz&lt;/b&gt;</code>; gebruik <code>mon</code>, "
+        "<code>tue</code>, <code>wed</code>, <code>thu</code>, <code>fri</code>, <code>sat</code> "
+        "of <code>sun</code>",
+        "<code>22-7</code> zijn geen stille uren; schrijf <code>HH:MM-HH:MM</code> "
+        "(bijv. <code>22:00-07:00</code>) of <code>off</code>",
+        "Onbekende tijdzone: <code>Mars/Olympus</code>; gebruik een IANA-naam zoals "
+        "<code>Europe/Amsterdam</code>",
+    ),
+    "ar": (
+        "\u200fيوم غير معروف: "
+        + iso("<code>&lt;b&gt;xyz&lt;/b&gt;</code>")
+        + "؛ استخدم "
+        + iso(
+            iso(
+                "، ".join(
+                    iso(f"<code>{d}</code>") for d in ("mon", "tue", "wed", "thu", "fri", "sat")
+                )
+            )
+            + " أو "
+            + iso("<code>sun</code>")
+        ),
+        f"\u200f{iso('<code>22-7</code>')} ليست ساعات هدوء صالحة؛ اكتب "
+        f"{iso('<code>HH:MM-HH:MM</code>')} (مثلًا {iso('<code>22:00-07:00</code>')}) "
+        f"أو {iso('<code>off</code>')}",
+        f"\u200fمنطقة زمنية غير معروفة: {iso('<code>Mars/Olympus</code>')}؛ استخدم اسمًا وفق "
+        f"قاعدة IANA مثل {iso('<code>Europe/Amsterdam</code>')}",
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(REASONS))
+async def test_a_bad_argument_gets_the_reason_in_the_chats_language(
+    tmp_path: Path, botapi: BotApiServer, lang: str
+) -> None:
+    """After /lang, a bad /digest, /quiet or /timezone names what is wrong in that language,
+    the user's text escaped and in <code>, then the usage; nothing is stored."""
+    host = make_host(tmp_path)
+    async with running(botapi, host):
+        await reply_to(botapi, f"/lang {lang}", language_code="en")
+        replies = [
+            await reply_to(botapi, text, language_code="en")
+            for text in ("/digest weekly <b>xyz</b> 08:00", "/quiet 22-7", "/timezone Mars/Olympus")
+        ]
+        assert prefs.get(host.conn, str(USER)) == prefs.ChatPrefs()
+    reasons = [reply.text.split("\n")[0] for reply in replies]
+    assert reasons == list(REASONS[lang])
+    assert all(len(reply.text.split("\n")) == 2 for reply in replies)  # the reason, the usage

@@ -8,7 +8,8 @@ One grammar for `/digest`, `/quiet`, `/timezone` and the channel keys ``digest:`
 - quiet: ``off`` or ``HH:MM-HH:MM`` (may span midnight: ``22:00-07:00``; start and end differ);
 - timezone: an IANA name (``Europe/Amsterdam``); validated with :mod:`zoneinfo`.
 
-Times are computed with :mod:`zoneinfo`: a digest time that a DST change skips (02:30 on the
+A refusal is a :class:`bot.i18n.Reason`: English as ``str()`` (config errors), translated in a
+chat. Times are computed with :mod:`zoneinfo`: a digest time that a DST change skips (02:30 on the
 spring-forward night) is taken at the first valid minute after it; one that occurs twice (the
 autumn night) at its first occurrence. Quiet hours are read on the local clock.
 """
@@ -19,6 +20,9 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
+
+from bot.i18n.catalog import N_
+from bot.i18n.reasons import Given, Reason, Syntax
 
 __all__ = [
     "DigestSpec",
@@ -69,9 +73,8 @@ def _clock(text: str) -> time | None:
 
 
 def parse_digest(text: str) -> DigestSpec | None:
-    """The schedule, or None for ``off``; ValueError with a usage message otherwise."""
+    """The schedule, or None for ``off``; a :class:`Reason` with the usage otherwise."""
     words = text.lower().split()
-    usage = "write off, daily HH:MM or weekly DAY HH:MM (e.g. weekly mon 08:00)"
     if words == ["off"]:
         return None
     if len(words) == 2 and words[0] == "daily" and (at := _clock(words[1])) is not None:
@@ -82,36 +85,47 @@ def parse_digest(text: str) -> DigestSpec | None:
             return DigestSpec(at, DAYS.index(day))
         if day in _FULL_DAYS:
             return DigestSpec(at, _FULL_DAYS.index(day))
-        raise ValueError(f"unknown day {words[1]!r}: use mon, tue, wed, thu, fri, sat or sun")
-    raise ValueError(f"{text.strip()[:40]!r} is not a digest schedule; {usage}")
+        raise Reason(N_("unknown day {day}: use {days}"), day=Given(words[1]), days=Syntax(*DAYS))
+    raise Reason(
+        N_("{text} is not a digest schedule; write {schedules} (e.g. {example})"),
+        text=Given(text.strip(), limit=40),
+        schedules=Syntax("off", "daily HH:MM", "weekly DAY HH:MM"),
+        example=Syntax("weekly mon 08:00"),
+    )
 
 
 def parse_quiet(text: str) -> QuietSpec | None:
-    """Quiet hours, or None for ``off``; ValueError with a usage message otherwise."""
+    """Quiet hours, or None for ``off``; a :class:`Reason` with the usage otherwise."""
     stripped = text.strip().lower()
     if stripped == "off":
         return None
     start_text, sep, end_text = stripped.partition("-")
     start, end = _clock(start_text), _clock(end_text)
     if not sep or start is None or end is None:
-        raise ValueError(
-            f"{text.strip()[:40]!r} is not quiet hours; write HH:MM-HH:MM (e.g. 22:00-07:00) or off"
+        raise Reason(
+            N_("{text} is not quiet hours; write {hours} (e.g. {example}) or {off}"),
+            text=Given(text.strip(), limit=40),
+            hours=Syntax("HH:MM-HH:MM"),
+            example=Syntax("22:00-07:00"),
+            off=Syntax("off"),
         )
     if start == end:
-        raise ValueError("quiet hours need different start and end times")
+        raise Reason(N_("quiet hours need different start and end times"))
     return QuietSpec(start, end)
 
 
 def parse_timezone(text: str) -> str:
-    """The IANA name, checked; ValueError naming the problem otherwise."""
+    """The IANA name, checked; a :class:`Reason` naming the problem otherwise."""
     name = text.strip()
     try:
         if not name or name.startswith("/") or ".." in name:
             raise ValueError
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name[:40]!r}; use an IANA name like Europe/Amsterdam"
+        raise Reason(
+            N_("unknown time zone {zone}; use an IANA name like {example}"),
+            zone=Given(name, limit=40),
+            example=Syntax("Europe/Amsterdam"),
         ) from None
     return name
 

@@ -15,6 +15,8 @@ Rules:
   is wrapped in FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE, so Latin names keep their own
   order inside Arabic; :meth:`Tr.lines` starts each line with a RIGHT-TO-LEFT MARK so a line
   that begins with a Latin word or a symbol is still laid out right to left.
+- A parser that refuses input raises a :class:`Reason` (:mod:`bot.i18n.reasons`): English
+  as ``str()`` for config errors, translated with escaped values for a chat.
 - The ``.po`` files are read at run time (compiled in memory, once per language): they are the
   one source of truth, there is no build step, and they ship as package data.
 """
@@ -28,12 +30,16 @@ from bot.i18n.catalog import (
     pick_language,
     translator,
 )
+from bot.i18n.reasons import Given, Reason, Syntax
 
 __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
     "LANGUAGE_NAMES",
     "N_",
+    "Given",
+    "Reason",
+    "Syntax",
     "Tr",
     "pick_language",
     "translator",

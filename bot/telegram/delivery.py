@@ -2,7 +2,8 @@
 
 Rules:
 - The arguments follow :mod:`bot.config.delivery` (the grammar of the channel keys in
-  feeds.yaml); a bad one gets the usage and changes nothing.
+  feeds.yaml); a bad one gets the parser's reason in the chat's language, the usage, and
+  changes nothing.
 - Each change is one transaction. Choosing a digest schedules the next one at once; turning it
   off releases the alerts it held as ordinary alerts; a new time zone reschedules the digest.
 - A configured channel's feeds.yaml keys win over what the chat chose; the reply says so.
@@ -30,7 +31,7 @@ from bot.route.when import Delivery, delivery_for
 from bot.store import outbox, prefs
 from bot.store.db import transaction
 from bot.telegram.host import Host
-from bot.telegram.replies import echo, esc
+from bot.telegram.replies import esc, reason_text
 
 DIGEST_USAGE = N_(
     "Usage: {off}, {daily} or {weekly} — one message with the period's statements instead of "
@@ -162,7 +163,7 @@ async def cmd_digest(req: ChatRequest) -> None:
     try:
         spec = parse_digest(req.args)
     except ValueError as exc:
-        await req.reply(f"{tr.value(echo(str(exc), 200))}\n{digest_usage(tr)}")
+        await req.reply(f"{reason_text(exc, tr)}\n{digest_usage(tr)}")
         return
     how = _store(req, "digest", str(spec) if spec else "")
     if spec is None:
@@ -189,7 +190,7 @@ async def cmd_quiet(req: ChatRequest) -> None:
     try:
         spec = parse_quiet(req.args)
     except ValueError as exc:
-        await req.reply(f"{tr.value(echo(str(exc), 200))}\n{quiet_usage(tr)}")
+        await req.reply(f"{reason_text(exc, tr)}\n{quiet_usage(tr)}")
         return
     how = _store(req, "quiet", str(spec) if spec else "")
     if spec is None:
@@ -213,7 +214,7 @@ async def cmd_timezone(req: ChatRequest) -> None:
     try:
         name = parse_timezone(req.args)
     except ValueError as exc:
-        await req.reply(f"{tr.value(echo(str(exc), 200))}\n{timezone_usage(tr)}")
+        await req.reply(f"{reason_text(exc, tr)}\n{timezone_usage(tr)}")
         return
     how = _store(req, "timezone", name)
     text = tr("Time zone {zone}: digests and quiet hours follow its clock.", zone=esc(how.timezone))

@@ -9,6 +9,8 @@ Rules:
 - A tag never spans a line break, so :func:`split_message` can cut at any line boundary and each
   part stays valid HTML. Telegram takes at most 4096 characters per message (API-NOTES §2.5).
 - Echoed user input is shortened first (:func:`echo`), so a 4 KB argument yields a short reply.
+- A parser's refusal is shown with :func:`reason_text`: a :class:`bot.i18n.Reason` in the chat's
+  language, its user text echoed and what to type in ``<code>``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 
 from bot.config import Config, Topic
-from bot.i18n import LANGUAGE_NAMES, N_, Tr
+from bot.i18n import LANGUAGE_NAMES, N_, Given, Reason, Syntax, Tr
 from bot.route.render import ALSO_PUBLISHED_BY
 from bot.store.items import RecentMatch
 
@@ -51,6 +53,26 @@ def echo(text: str, limit: int = ECHO_LIMIT) -> str:
     if len(shown) > limit:
         shown = shown[: limit - 1] + "…"
     return esc(shown)
+
+
+def reason_text(exc: ValueError, tr: Tr) -> str:
+    """Why an argument was refused: translated when the parser said it as a :class:`Reason`."""
+    if not isinstance(exc, Reason):
+        return tr.value(echo(str(exc), 200))
+    shown: dict[str, object] = {}
+    for key, value in exc.values.items():
+        if isinstance(value, Given):
+            shown[key] = f"<code>{echo(value.shown)}</code>"
+        elif isinstance(value, Syntax):
+            codes = [f"<code>{esc(word)}</code>" for word in value.words]
+            if len(codes) == 1:
+                shown[key] = codes[0]
+            else:
+                items = tr.join(tr.value(code) for code in codes[:-1])
+                shown[key] = tr("{items} or {last}", items=items, last=codes[-1])
+        else:
+            shown[key] = value
+    return tr(exc.message, **shown)
 
 
 def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
