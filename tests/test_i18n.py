@@ -49,6 +49,36 @@ def test_every_message_is_translated_in_every_catalog() -> None:
     assert maintain.problems() == []
 
 
+def test_extraction_is_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    """Babel says nothing while reading bot/: any warning would be a message left out."""
+    assert len(maintain.extract()) > 100
+    assert capsys.readouterr().err == ""
+
+
+def test_the_extractor_warns_only_about_a_real_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An f-string as a message id is reported; values built by calls, tr.value(f"…") and a
+    plain f-string outside any message call are not, and their messages are extracted."""
+    source = tmp_path / "bot"
+    source.mkdir()
+    (source / "m.py").write_text(
+        "def f(tr, name, code):\n"
+        '    a = tr("Hello {name}.", name=code(name))\n'
+        '    b = tr.value(f"<b>{name}</b>")\n'
+        '    c = tr("Bye {name}.", name=tr.value(f"<b>{name}</b>"))\n'
+        '    d = f"<code>{name}</code>"\n'
+        '    return tr(f"Lost {name}"), a, b, c, d\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(maintain, "SOURCE_ROOT", source)
+    found = [m.id for m in maintain.extract() if m.id]
+    assert found == ["Hello {name}.", "Bye {name}."]
+    warnings = capsys.readouterr().err.strip().splitlines()
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"{source / 'm.py'}:6: warning: Skipping f-string")
+
+
 def _copy_catalogs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     copies = {}
     for lang in LANGUAGES:

@@ -3,6 +3,9 @@
 ``update`` extracts every marked message from ``bot/`` (Babel's Python extractor) and merges the
 ids into the four catalogs: new ids arrive untranslated (the English catalog copies the id),
 ids no longer in the code are dropped, translations are never guessed (no fuzzy matching).
+Babel warns (on stderr) about an f-string with substitutions among a message call's
+arguments: it cannot be a message id. The code passes placeholder values built by calls, never
+f-strings, so a warning always means a message that is not extracted (tests/test_i18n.py).
 ``check`` lists every problem and exits 1 when there is one: an id without a translation (or
 still marked fuzzy) in any catalog, a translation whose ``{placeholders}`` or HTML tags differ
 from its id's, or a catalog entry no code uses. tests/test_i18n.py runs the same check.
@@ -10,6 +13,7 @@ from its id's, or a catalog entry no code uses. tests/test_i18n.py runs the same
 
 from __future__ import annotations
 
+import copy
 import re
 import string
 import sys
@@ -54,8 +58,9 @@ def write_catalog(lang: str, catalog: Catalog) -> None:
 
 
 def update() -> None:
+    extracted = extract()  # once: each extractor warning is printed once, not per language
     for lang in LANGUAGES:
-        template = extract()  # fresh each time: Catalog.update adopts the template's messages
+        template = copy.deepcopy(extracted)  # Catalog.update adopts the template's messages
         path = po_path(lang)
         if path.exists():
             catalog = read_catalog(lang)

@@ -55,6 +55,21 @@ def echo(text: str, limit: int = ECHO_LIMIT) -> str:
     return esc(shown)
 
 
+def code(shown: str) -> str:
+    """Text already escaped (:func:`esc`, :func:`echo`), set in ``<code>``.
+
+    A value for a ``tr(...)`` placeholder is built with a call like this one rather than an
+    f-string inside the ``tr(...)`` call: Babel's extractor warns about every f-string among a
+    message call's arguments, and that noise would hide a real untranslatable message.
+    """
+    return f"<code>{shown}</code>"
+
+
+def bold(shown: str) -> str:
+    """Text already escaped, set in ``<b>`` (see :func:`code`)."""
+    return f"<b>{shown}</b>"
+
+
 def reason_text(exc: ValueError, tr: Tr) -> str:
     """Why an argument was refused: translated when the parser said it as a :class:`Reason`."""
     if not isinstance(exc, Reason):
@@ -227,9 +242,9 @@ def topics_text(config: Config, subscribed: Iterable[str], tr: Tr) -> str:
 
 def unknown_topic(raw: str, topic_ids: Sequence[str], tr: Tr) -> str:
     guess = difflib.get_close_matches(raw.lower(), list(topic_ids), n=1, cutoff=0.6)
-    text = tr("Unknown topic {topic}.", topic=f"<code>{echo(raw)}</code>")
+    text = tr("Unknown topic {topic}.", topic=code(echo(raw)))
     if guess:
-        text += " " + tr("Did you mean {topic}?", topic=f"<code>{esc(guess[0])}</code>")
+        text += " " + tr("Did you mean {topic}?", topic=code(esc(guess[0])))
     return text + " " + tr("Try {topics}", topics="/topics")
 
 
@@ -239,9 +254,7 @@ def topic_names(config: Config, topic_ids: Iterable[str], tr: Tr) -> str:
         try:
             names.append(tr.value(f"<b>{esc(config.topic(topic_id).label(tr.lang))}</b>"))
         except KeyError:
-            names.append(
-                tr("{topic} (no longer configured)", topic=f"<code>{esc(topic_id)}</code>")
-            )
+            names.append(tr("{topic} (no longer configured)", topic=code(esc(topic_id))))
     return tr.join(names)
 
 
@@ -325,7 +338,7 @@ def language_text(current: str, tr: Tr) -> str:
         [
             tr(
                 "This chat reads Vigil in {language}.",
-                language=f"<b>{LANGUAGE_NAMES[current]}</b>",
+                language=bold(esc(LANGUAGE_NAMES[current])),
             ),
             tr(
                 "Tap a language below, or send {command}.",

@@ -15,7 +15,7 @@ from bot.i18n import LANGUAGE_NAMES, LANGUAGES, translator
 from bot.store import subs
 from bot.store.db import transaction
 from bot.telegram import keyboards, replies
-from bot.telegram.replies import echo
+from bot.telegram.replies import code, echo
 from bot.telegram.request import Request
 
 _ON = frozenset({"on", "yes", "true", "1", "oui", "aan", "ja", "نعم", "تشغيل"})
@@ -43,7 +43,7 @@ async def cmd_lang(req: Request) -> None:
         await req.reply(
             req.tr(
                 "Unknown language {language}. Choose one of {choices}.",
-                language=f"<code>{echo(word, 20)}</code>",
+                language=code(echo(word, 20)),
                 choices=choices,
             ),
             keyboards.language_keyboard(req.tr.lang),
@@ -62,10 +62,11 @@ async def _switch(req: Request, setting: str) -> None:
     if word not in _ON | _OFF:
         prefs = subs.prefs_of(req.host.conn, req.chat)
         on = bool(prefs and getattr(prefs, setting))
+        usage = f"/{setting} on|off"
         await req.reply(
             tr(
                 "Usage: {usage}. Now: {state}.",
-                usage=f"/{setting} on|off",
+                usage=usage,
                 state=tr("on") if on else tr("off"),
             )
         )
