@@ -1,4 +1,5 @@
-"""Forum topics, link previews and silent alerts, from feeds.yaml or /commands to the Bot API.
+"""Forum topics, link previews and silent alerts (digests too), from feeds.yaml or /commands to
+the Bot API.
 
 Everything real: a feed server, the poller, the outbox in SQLite, the delivery worker with the
 Telegram sender, the front end with python-telegram-bot, and the Bot API test server, which
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import html
 import textwrap
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,8 +21,9 @@ from bot.config import parse_config
 from bot.deliver.limits import Pacer
 from bot.deliver.telegram import TelegramSender, make_bot
 from bot.deliver.worker import DeliveryWorker
+from bot.pipeline.digests import send_due_digests
 from bot.secrets import Secret
-from bot.store import subs
+from bot.store import prefs, subs
 from bot.store.db import connect, transaction
 from bot.telegram.notices import AdminNotices
 from tests.conftest import TOKEN
@@ -56,17 +59,22 @@ feeds:
 """
 
 
-def config_text(url: str, channels: str = "") -> str:
-    """feeds.yaml with topics cat and (urgent) caesar, one feed, and the given channels."""
-    return textwrap.dedent(CONFIG).format(url=url, channels=textwrap.dedent(channels))
+def config_text(url: str, channels: str = "", caesar_urgent: bool = True) -> str:
+    """feeds.yaml with topics cat and (urgent unless told) caesar, one feed, and the channels."""
+    text = textwrap.dedent(CONFIG).format(url=url, channels=textwrap.dedent(channels))
+    return text if caesar_urgent else text.replace("urgent: true", "urgent: false")
 
 
 @asynccontextmanager
 async def pipeline(
-    tmp_path: Path, feed_server: FeedServer, botapi: BotApiServer, channels: str = ""
+    tmp_path: Path,
+    feed_server: FeedServer,
+    botapi: BotApiServer,
+    channels: str = "",
+    caesar_urgent: bool = True,
 ) -> AsyncIterator[tuple[Rig, LiveHost]]:
     """A poller and a running front end over one state database, configured alike."""
-    config = parse_config(config_text(feed_server.url("/a.xml"), channels))
+    config = parse_config(config_text(feed_server.url("/a.xml"), channels, caesar_urgent))
     rig = Rig(connect(tmp_path / "state"), feed_server, config)
     host = LiveHost(connect(tmp_path / "state"), Current(config))
     try:
@@ -221,3 +229,72 @@ async def test_deleted_topic_is_dropped_and_told_once(
     assert len(told) == 2  # once per deleted topic, not once per failed alert
     assert any(f"forum topic 5 of chat {FORUM} is gone" in t for t in told)
     assert any("forum topic 42 of chat -1009 is gone" in t for t in told)
+
+
+def send_digests(rig: Rig) -> int:
+    """Schedules each digest, makes it due now, and builds it; the digest messages queued."""
+    config, now = rig.runtime.config, time.time()
+    assert send_due_digests(rig.conn, config, now, None) == 0  # schedules them
+    with transaction(rig.conn):
+        for chat in prefs.scheduled(rig.conn):
+            prefs.schedule(rig.conn, chat, now - 1)
+    return send_due_digests(rig.conn, config, now, None)
+
+
+async def test_channel_digests_go_to_each_topics_thread_silently(
+    tmp_path: Path, feed_server: FeedServer, botapi: BotApiServer
+) -> None:
+    """A forum channel with a digest: each statement is listed in the digest posted into the
+    forum topic its alert would have gone to (thread, threads), without a sound (silent)."""
+    botapi.set_forum(FORUM, [5, 7])
+    channels = f"""
+    channels:
+      - chat: {FORUM}
+        language: fr
+        thread: 5
+        threads: {{caesar: 7}}
+        silent: true
+        digest: daily 08:00
+    """
+    async with pipeline(tmp_path, feed_server, botapi, channels, caesar_urgent=False) as (rig, _):
+        caesar = item(2, title="The Caesar Act is renewed", guid="g2")
+        await publish(rig, item(1), caesar, item(3))
+        assert botapi.replies_to(FORUM) == []  # held for the digest
+        assert send_digests(rig) == 2
+        await deliver(rig, botapi)
+    by_thread = {m.thread_id: m for m in botapi.replies_to(FORUM)}
+    assert set(by_thread) == {5, 7}
+    cat, act = by_thread[5], by_thread[7]
+    assert "2 déclarations" in cat.text and "1 déclaration " in act.text
+    assert "x.test/1" in cat.text and "x.test/3" in cat.text and "x.test/2" not in cat.text
+    assert "x.test/2" in act.text and "<b>Loi César</b> (1)" in act.text
+    assert cat.silent and act.silent
+
+
+async def test_a_chats_digest_goes_to_its_topic_and_follows_silent(
+    tmp_path: Path, feed_server: FeedServer, botapi: BotApiServer
+) -> None:
+    """/subscribe and /digest sent in forum topic 42, then /silent on: the digest is posted in
+    topic 42 without a sound; a private chat that did not ask for silence gets its digest with
+    one, in the chat itself."""
+    botapi.set_forum(FORUM, [42, 43])
+    botapi.set_chat_admins(FORUM, [777])
+    async with pipeline(tmp_path, feed_server, botapi) as (rig, _):
+        where = {"chat_id": FORUM, "chat_type": "supergroup", "thread_id": 42}
+        for command in ("/subscribe cat", "/digest daily 08:00", "/silent on"):
+            await reply_to(botapi, command, **where)
+        for command in ("/subscribe cat", "/digest daily 08:00"):
+            await reply_to(botapi, command)
+        await publish(rig, item(1))
+        replies = {chat: len(botapi.replies_to(chat)) for chat in (FORUM, 777)}
+        assert send_digests(rig) == 2
+        await deliver(rig, botapi)
+        forum, private = botapi.replies_to(FORUM)[-1], botapi.replies_to(777)[-1]
+    assert {chat: len(botapi.replies_to(chat)) for chat in (FORUM, 777)} == {
+        chat: count + 1 for chat, count in replies.items()
+    }
+    for digest in (forum, private):
+        assert "<b>Vigil digest</b> · 1 statement since" in digest.text
+        assert 'href="http://x.test/1"' in digest.text
+    assert (forum.thread_id, forum.silent) == (42, True)
+    assert (private.thread_id, private.silent) == (None, False)

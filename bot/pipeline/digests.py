@@ -14,16 +14,18 @@ Rules:
   is computed from now, so a service that was down for three days sends one digest, not three.
 - A chat whose digest was turned off gets its held rows back as ordinary alerts.
 - A digest speaks the chat's language (a configured channel's ``language:``, else what the chat
-  chose with /lang, else English), with topic names in that language; it goes into the forum
-  topic its alerts would have gone to (the most common thread among the held rows) and without
-  a notification sound when the chat asked for silent alerts (a digest holds no urgent topic).
+  chose with /lang, else English), with topic names in that language. Like an ordinary alert,
+  each statement goes into the forum topic its alert would have gone to: a chat whose alerts
+  go to several topics (``threads:``, subscriptions made in different topics) gets one digest
+  in each, listing that topic's statements. A digest comes without a notification sound when
+  the chat asked for silent alerts (``silent:``, /silent on), as its alerts would: it holds no
+  urgent topic, and urgent alerts are never held.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import Counter
 from collections.abc import Callable
 
 from bot.config import Config
@@ -133,25 +135,30 @@ def _build(conn: Connection, config: Config, chat: str, delivery: Delivery, now:
     if not held:
         return 0
     language, silent = _speaking(conn, config, chat)
+    tr = translator(language)
     names = {t.id: t.label(language) for t in config.topics}
     sources = {f.id: f.name for f in config.feeds}
-    entries = [
-        DigestLine(
-            title=row.title,
-            link=row.link,
-            source=sources.get(row.feed_id, row.feed_id),
-            topic=next(
-                (t for t in row.topics if t in names), row.topics[0] if row.topics else None
-            ),
-        )
-        for row in held
-    ]
-    since = min(row.created_at for row in held)
-    tr = translator(language)
-    parts = render_digest(entries, names, since=since, now=now, tz=delivery.tz, tr=tr)
-    thread = Counter(row.thread_id for row in held).most_common(1)[0][0]
+    by_thread: dict[int | None, list[outbox.HeldAlert]] = {}
+    for row in held:
+        by_thread.setdefault(row.thread_id, []).append(row)
     key = f"digest:{chat}:{now:.0f}"
-    for number, part in enumerate(parts, 1):
+    parts: list[tuple[int | None, str]] = []
+    for thread, rows in by_thread.items():
+        entries = [
+            DigestLine(
+                title=row.title,
+                link=row.link,
+                source=sources.get(row.feed_id, row.feed_id),
+                topic=next(
+                    (t for t in row.topics if t in names), row.topics[0] if row.topics else None
+                ),
+            )
+            for row in rows
+        ]
+        since = min(row.created_at for row in rows)
+        texts = render_digest(entries, names, since=since, now=now, tz=delivery.tz, tr=tr)
+        parts.extend((thread, text) for text in texts)
+    for number, (thread, part) in enumerate(parts, 1):
         copy = outbox.Delivery(
             chat, part, plain_text(part), thread_id=thread, silent=silent, language=tr.lang
         )
