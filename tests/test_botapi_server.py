@@ -38,7 +38,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from tests.servers.botapi import DEFAULT_TOKEN, BotApiServer, BotApiServerThread
+from tests.servers.botapi import DEFAULT_TOKEN, BotApiServer, BotApiServerThread, _FloodControl
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POLL = timedelta(seconds=1)
@@ -560,3 +560,24 @@ async def test_standalone_entry_point() -> None:
         process.terminate()
         code = await asyncio.wait_for(process.wait(), 30)
     assert code == 0
+
+
+def test_per_chat_limit_tolerates_jitter_but_not_a_faster_rate() -> None:
+    """One request late and the next on time passes; pacing at 0.9 s is caught within 4 sends."""
+
+    def rejected_at(arrivals: list[float]) -> list[int]:
+        flood = _FloodControl(per_chat_per_second=1.0, group_per_minute=20, overall_per_second=30)
+        refused = []
+        for index, now in enumerate(arrivals):
+            if flood.wait_needed("42", False, now) > 0:
+                refused.append(index)
+            else:
+                flood.record("42", False, now)
+        return refused
+
+    # Paced at exactly 1 s, but every other request reached the server 150 ms late.
+    assert rejected_at([0.0, 1.15, 2.0, 3.15, 4.0, 5.15, 6.0]) == []
+    # Paced at 0.9 s: the fourth send is early by 0.3 s > the 0.2 s tolerance.
+    assert rejected_at([0.0, 0.9, 1.8, 2.7]) == [3]
+    # Two at once: the second is refused, however loaded the machine.
+    assert rejected_at([0.0, 0.0]) == [1]

@@ -18,11 +18,14 @@ client which passes here behaves correctly against Telegram:
   product must escape with ``html.escape``), and a bare ``>`` is accepted.
 - Flood control (``enforce_limits``), applied to ``sendMessage`` only: at most
   ``per_chat_per_second`` per chat, ``group_per_minute`` per group or channel (negative or
-  ``@name`` ids) in any 60 s window, ``overall_per_second`` in any 1 s window. Every interval and
-  window is shortened by ``LIMIT_TOLERANCE`` (5 %) so that request-arrival jitter on a busy machine
-  does not punish a client that paces itself exactly at the limit. A rejected send answers
-  ``Too Many Requests: retry after N`` with N the ceiling of the real remaining wait (at least 1),
-  is not counted as sent, and increments ``count_429``.
+  ``@name`` ids) in any 60 s window, ``overall_per_second`` in any 1 s window. The windows are
+  shortened by ``LIMIT_TOLERANCE`` (5 %). The per-chat rate is a cell-rate check (GCRA): a send
+  may come up to ``CHAT_JITTER`` (0.2 s) before its due time, but the due time advances by the
+  full interval at each send, so a client that sends faster than the rate is caught within a few
+  messages while one that paces exactly at the limit is not punished when a loaded machine
+  delays one request and not the next (a plain gap check saw 1.0 s gaps arrive as 0.9 s). A
+  rejected send answers ``Too Many Requests: retry after N`` with N the ceiling of the real
+  remaining wait (at least 1), is not counted as sent, and increments ``count_429``.
 - ``getUpdates`` long-polls without blocking other requests, confirms updates below ``offset``,
   honours ``limit`` and ``allowed_updates``, answers ``[]`` when ``timeout`` expires and stops
   waiting when the client goes away. A getUpdates arriving while another client's is still
@@ -68,6 +71,7 @@ DEFAULT_TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
 MAX_TEXT_LENGTH = 4096  # code points of visible text [TD MessageContent.cpp]
 MAX_CALLBACK_DATA_BYTES = 64
 LIMIT_TOLERANCE = 0.05
+CHAT_JITTER = 0.2  # seconds a per-chat send may arrive early (GCRA's tolerance)
 DEFAULT_TIMEOUT_HOLD = 30.0
 
 # Fields whose values are JSON-serialised objects or arrays in a form body.
@@ -370,20 +374,20 @@ class _FloodControl:
     def __init__(
         self, per_chat_per_second: float, group_per_minute: int, overall_per_second: float
     ) -> None:
-        self._chat_interval = (1.0 / per_chat_per_second) * (1 - LIMIT_TOLERANCE)
+        self._chat_interval = 1.0 / per_chat_per_second
         self._group_limit = group_per_minute
         self._group_window = 60.0 * (1 - LIMIT_TOLERANCE)
         self._overall_limit = max(1, math.floor(overall_per_second))
         self._overall_window = 1.0 * (1 - LIMIT_TOLERANCE)
-        self._last_by_chat: dict[str, float] = {}
+        self._due_by_chat: dict[str, float] = {}  # GCRA's theoretical arrival time
         self._by_group: dict[str, collections.deque[float]] = {}
         self._overall: collections.deque[float] = collections.deque()
 
     def wait_needed(self, chat: str, is_group: bool, now: float) -> float:
         waits = [0.0]
-        last = self._last_by_chat.get(chat)
-        if last is not None and now - last < self._chat_interval:
-            waits.append(self._chat_interval - (now - last))
+        due = self._due_by_chat.get(chat)
+        if due is not None and now < due - CHAT_JITTER:
+            waits.append(due - CHAT_JITTER - now)
         if is_group:
             times = self._prune(self._by_group.get(chat), now, self._group_window)
             if times is not None and len(times) >= self._group_limit:
@@ -396,7 +400,7 @@ class _FloodControl:
         return max(waits)
 
     def record(self, chat: str, is_group: bool, now: float) -> None:
-        self._last_by_chat[chat] = now
+        self._due_by_chat[chat] = max(now, self._due_by_chat.get(chat, now)) + self._chat_interval
         if is_group:
             self._by_group.setdefault(chat, collections.deque()).append(now)
         self._overall.append(now)
