@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -38,6 +39,32 @@ def test_absolute_links_on_the_base_origin_resolve_as_urljoin_does(base: str) ->
         rest = "/" + "".join(chance.choice(PIECES) for _ in range(chance.randint(0, 6)))
         for raw in (prefix + rest, "HTTPS" + prefix[prefix.index(":") :] + rest):
             assert judge.resolve(raw) == _by_urljoin(base, raw), raw
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "https://www.vermontjudiciary.org/opinions-decisions",
+        "http://Site.test:8080/a/b;p?q#f",
+        "https://site.test",
+        "https://site.test/a/",
+    ],
+)
+def test_query_only_and_spaced_links_resolve_as_urljoin_does(base: str) -> None:
+    """Pager links ("?page=2"), fragments after them and whitespace of every kind in an href."""
+    judge = LinkJudge(base, base)
+    chance = random.Random(12)
+    spaces = (" ", "\t", "\n", "\xa0", "\u2003", "\x1f", "\u3000")
+    for _ in range(5_000):
+        rest = "".join(chance.choice(PIECES + spaces) for _ in range(chance.randint(0, 6)))
+        for raw in ("?" + rest, " ?" + rest.strip(), "#" + rest):
+            bare = re.sub(r"\s+", "", raw)
+            expected = _by_urljoin(base, bare) if bare.startswith("?") else (None, "")
+            if bare.startswith("#"):
+                expected = (None, "an anchor within the page")
+            assert judge.resolve(raw) == expected, raw
+        spaced = "\n" + rest + "\t"  # whitespace goes before any other rule
+        assert judge.resolve(spaced) == LinkJudge(base, base).resolve(re.sub(r"\s+", "", spaced))
 
 
 def test_site_verdict_is_per_href_but_navigation_per_element() -> None:

@@ -65,6 +65,13 @@ class LinkJudge:
         on_site = home_site == self.host or _related(base.hostname, self.host)
         self._root = f"{self._origin}/" if self._origin else ""
         self._home = self._root if on_site else ""
+        self._page_bare = self.page_url.rstrip("/")
+        # What urljoin puts before a query-only href ("?page=2"): the base without its query.
+        self._query_base = ""
+        if self._origin:
+            joined = urljoin(base_url, "?x")
+            if joined.endswith("?x") and urlsplit(joined).hostname:
+                self._query_base = joined[:-2]
 
     def resolve(self, href: str | None) -> tuple[str | None, str | None]:
         """The absolute http(s) URL of an href, or None and why not (cached per page)."""
@@ -75,17 +82,26 @@ class LinkJudge:
         return known
 
     def _resolve(self, href: str) -> tuple[str | None, str | None]:
-        raw = _SPACE.sub("", href) if _SPACE.search(href) else href
+        # Every whitespace character but the space is unprintable: most hrefs skip the regex.
+        raw = href if " " not in href and href.isprintable() else _SPACE.sub("", href)
         if not raw:
             return None, "empty href"
-        lowered = raw.lower()
-        if lowered.startswith(_OTHER_SCHEMES):  # one call for the common miss
-            scheme = next(name for name in _OTHER_SCHEMES if lowered.startswith(name))
-            return None, f"not a web link ({scheme})"
-        if raw.startswith("#"):
+        first = raw[0]
+        if first == "/":  # no scheme starts with "/" or "#", "?"
+            if self._origin and raw[1:2] != "/" and _PLAIN.match(raw):
+                return self._origin + raw.split("#", 1)[0], None  # the common case, no urljoin
+        elif first == "#":
             return None, "an anchor within the page"
-        if self._origin and raw.startswith("/") and not raw.startswith("//") and _PLAIN.match(raw):
-            return self._origin + raw.split("#", 1)[0], None  # the common case, without urljoin
+        elif first == "?":
+            kept = raw.split("#", 1)[0]
+            if self._query_base and len(kept) > 1:
+                # urljoin keeps the base's scheme, host and path and takes the new query.
+                return self._query_base + kept, None
+        else:
+            lowered = raw.lower()
+            if lowered.startswith(_OTHER_SCHEMES):  # one call for the common miss
+                scheme = next(name for name in _OTHER_SCHEMES if lowered.startswith(name))
+                return None, f"not a web link ({scheme})"
         if self._root and raw.startswith(self._root):
             # An absolute link on the base's origin: urljoin would give it back unchanged (bar
             # an empty ";" or "?", which it drops: those take the long way).
@@ -139,7 +155,7 @@ class LinkJudge:
             host = parts.hostname
             if _site(host or "") != self.host and not _related(host, self.host):
                 return absolute, f"off-site ({host})", None
-        if absolute == self.page_url or absolute.rstrip("/") == self.page_url.rstrip("/"):
+        if absolute == self.page_url or absolute.rstrip("/") == self._page_bare:
             return absolute, "the page itself", None
         if self.pattern is not None:
             parts = parts or urlsplit(absolute)
@@ -158,19 +174,28 @@ class LinkJudge:
         Both depend only on ancestors, so each node is worked out once per page (iteratively:
         no recursion on deep trees).
         """
-        chain = []
-        node = element
-        while node is not None and node not in self._nav_cache:
+        cache = self._nav_cache
+        known = cache.get(element)
+        if known is not None:
+            return known
+        chain = [element]
+        node = element.getparent()
+        while node is not None:
+            known = cache.get(node)
+            if known is not None:
+                break
             chain.append(node)
             node = node.getparent()
-        above: tuple[str | None, bool] = (
-            self._nav_cache[node] if node is not None else (None, False)
-        )
+        above: tuple[str | None, bool] = known or (None, False)
         for current in reversed(chain):
-            tag = current.tag if isinstance(current.tag, str) else ""
-            kind = above[0] or _nav_kind(current, tag, above[1])
-            above = (kind, above[1] or tag == "article")
-            self._nav_cache[current] = above
+            tag = current.tag
+            if not isinstance(tag, str):
+                tag = ""
+            kind, in_article = above
+            if kind is None:
+                kind = _nav_kind(current, tag, in_article)
+            above = (kind, in_article or tag == "article")
+            cache[current] = above
         return above
 
 
