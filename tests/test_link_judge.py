@@ -1,4 +1,5 @@
-"""The link judge's shortcuts give exactly what the general path (urljoin) gives."""
+"""The page reader's shortcuts (link judge, canonical link, clean text) give exactly what the
+general path gives."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from bot.sources.identity import _canonical_link, canonical_link
 from bot.sources.links import LinkJudge
+from bot.sources.text import _UNWANTED, clean_text
 
 PIECES = ("/", "a", "b", ";", "?", "#", "=", "&", ".", "..", "%20", ":", "@", "~", "//", "é", "^")
 
@@ -79,3 +84,25 @@ def test_site_verdict_is_per_href_but_navigation_per_element() -> None:
     assert judge.judge(nav) == (None, "in navigation")
     assert judge.judge(entry) == ("https://s.test/p", None)
     assert judge.judge(other) == (None, "off-site (other.test)")
+
+
+URL_PIECES = ("/", "a", "B", ".", "-", "_", "~", ";", ":", "@", "%2f", "%41", "?", "&", "=", "#")
+
+
+def test_canonical_link_shortcut_equals_the_general_path() -> None:
+    """Simple links (lower-case host, no query or escape) take a shortcut with the same result."""
+    chance = random.Random(13)
+    hosts = ("site.test", "www.Site.test", "a-b.example.org", "site.test:443", "site.test:80")
+    for _ in range(5_000):
+        path = "".join(chance.choice(URL_PIECES) for _ in range(chance.randint(0, 8)))
+        for url in (
+            f"{chance.choice(('http', 'https', 'HTTP'))}://{chance.choice(hosts)}{path}",
+            f"https://site.test/{path}",
+        ):
+            assert canonical_link(url) == _canonical_link(url), url
+
+
+@given(st.text(alphabet=st.characters(), max_size=40))
+def test_clean_text_collapses_like_the_whitespace_regex(text: str) -> None:
+    """clean_text's split/join equals removing unwanted characters, collapsing \\s+, stripping."""
+    assert clean_text(text) == re.sub(r"\s+", " ", _UNWANTED.sub("", text)).strip()

@@ -206,7 +206,7 @@ def _primary(row: Any, links: list[tuple[Any, str]], texts: dict[Any, str]) -> t
         )
         return (1 if titled else 0, len(texts[anchor]))
 
-    anchor, absolute = max(links, key=rank)
+    anchor, absolute = links[0] if len(links) == 1 else max(links, key=rank)
     title = texts[anchor]
     if not headline_like(title):
         for heading in row.iter(*_HEADINGS):
@@ -255,12 +255,18 @@ def _first_segment(url: str) -> str:
 def _css(elements: list[Any]) -> str:
     """Tag and the classes every element has (digits allowed here: ``col-md-4`` is shared)."""
     tag = str(elements[0].tag)
-    common = None
+    common: frozenset[str] | None = None
     for element in elements:
-        classes = {
-            c
-            for c in (element.get("class") or "").split()
-            if _CSS_CLASS.fullmatch(c) and c not in _POSITIONAL and not _VOLATILE.fullmatch(c)
-        }
+        classes = _css_classes(element.get("class") or "")
         common = classes if common is None else common & classes
     return tag + "".join(f".{name}" for name in sorted(common or ()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _css_classes(class_attr: str) -> frozenset[str]:
+    """The classes of a class attribute a selector may name; cached by value, like labels."""
+    return frozenset(
+        c
+        for c in class_attr.split()
+        if _CSS_CLASS.fullmatch(c) and c not in _POSITIONAL and not _VOLATILE.fullmatch(c)
+    )
