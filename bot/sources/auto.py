@@ -131,11 +131,12 @@ def _candidates(doc: HtmlDoc, judge: LinkJudge, listing: Listing) -> list[tuple[
         if count >= MAX_LINKS:
             listing.warnings.append(f"more than {MAX_LINKS} links; the rest were not examined")
             break
-        if anchor.get("href") is None:
+        href = anchor.get("href")
+        if href is None:
             continue
-        absolute, why = judge.judge(anchor)
+        absolute, why = judge.judge(anchor, href)
         if absolute is None:
-            listing.drop(anchor.get("href") or "", why or "refused")
+            listing.drop(href, why or "refused")
             continue
         out.append((anchor, absolute))
     return out

@@ -121,31 +121,28 @@ class LinkJudge:
             return None, f"not a web link ({parts.scheme or 'no scheme'})"
         return absolute.split("#", 1)[0], None
 
-    def judge(self, element: Any) -> tuple[str | None, str | None]:
-        absolute, before, after = self._verdict(element.get("href"))
+    def judge(self, element: Any, href: str | None = None) -> tuple[str | None, str | None]:
+        """The element's link, or why not; ``href`` is its href when the caller has read it.
+
+        Everything but the navigation check depends on the href alone, and a listing repeats
+        hrefs (a title link and a "read more" to one URL), so that is worked out once per page.
+        """
+        key = href if href is not None else element.get("href") or ""
+        known = self._verdicts.get(key)
+        if known is None:
+            known = self._verdicts[key] = self._url_verdict(key)
+        absolute, before, after = known
         if absolute is None or before is not None:
             return None, before
-        where = self.navigation(element)
+        where = self._info(element)[0]
         if where:
             return None, f"in {where}"
         if after is not None:
             return None, after
         return absolute, None
 
-    def _verdict(self, href: str | None) -> tuple[str | None, str | None, str | None]:
-        """(URL, refusal before the navigation check, refusal after it) for one href.
-
-        Everything but the navigation check depends on the href alone, and a listing repeats
-        hrefs (a title link and a "read more" to one URL), so it is worked out once per page.
-        """
-        key = href or ""
-        known = self._verdicts.get(key)
-        if known is None:
-            known = self._verdicts[key] = self._url_verdict(key)
-        return known
-
     def _url_verdict(self, href: str) -> tuple[str | None, str | None, str | None]:
-        absolute, why = self.resolve(href)
+        absolute, why = self._resolve(href)  # each href comes here once: no resolve cache
         if absolute is None:
             return None, why, None
         if self._home and absolute.startswith(self._home):
