@@ -58,7 +58,7 @@ def find_rows(doc: HtmlDoc, judge: LinkJudge, now: datetime) -> Listing:
     candidates = _candidates(doc, judge, listing)
     paths = _paths(candidates)
     shared = _shared(paths)
-    groups: dict[tuple[str, ...], dict[Any, list[tuple[Any, str]]]] = {}
+    groups: dict[int, dict[Any, list[tuple[Any, str]]]] = {}
     for anchor, absolute in candidates:
         row = _row_of(anchor, shared)
         if row is None:
@@ -142,23 +142,31 @@ def _candidates(doc: HtmlDoc, judge: LinkJudge, listing: Listing) -> list[tuple[
     return out
 
 
-def _paths(candidates: list[tuple[Any, str]]) -> dict[Any, tuple[str, ...]]:
-    """The signature path from the root of every element holding a candidate link."""
-    paths: dict[Any, tuple[str, ...]] = {}
+def _paths(candidates: list[tuple[Any, str]]) -> dict[Any, int]:
+    """The signature path from the root of every element holding a candidate link.
+
+    A path is numbered by (its parent path's number, the element's label): equal numbers are
+    equal paths, and comparing numbers is cheaper than hashing tuples as long as the tree is deep.
+    """
+    paths: dict[Any, int] = {}
+    numbers: dict[tuple[int, str], int] = {}
     for anchor, _ in candidates:
         chain = []
         node = anchor
         while node is not None and node not in paths:
             chain.append(node)
             node = node.getparent()
-        path: tuple[str, ...] = paths[node] if node is not None else ()
+        path = paths[node] if node is not None else -1
         for element in reversed(chain):
-            path = (*path, _label(element))
-            paths[element] = path
+            key = (path, _label(element))
+            number = numbers.get(key)
+            if number is None:
+                number = numbers[key] = len(numbers)
+            paths[element] = path = number
     return paths
 
 
-def _shared(paths: dict[Any, tuple[str, ...]]) -> dict[Any, int]:
+def _shared(paths: dict[Any, int]) -> dict[Any, int]:
     """For every element holding a candidate link: how many holders share its signature path."""
     counts = Counter(paths.values())
     return {element: counts[path] for element, path in paths.items()}
