@@ -85,6 +85,19 @@ def test_encoding_order_bom_utf8_header_meta() -> None:
     assert decode_html(b"\xef\xbb\xbfabc", {}).text == "abc"
 
 
+def test_one_decoder_for_pages_and_articles() -> None:
+    """Articles decode by the page rules: a late <meta> (40 KB in), ISO-8859-1 read as
+    windows-1252 (0x80 is the euro sign), and the guess reported with a warning."""
+    late = "<head>" + "<script>x()</script>" * 2_000 + '<meta charset="windows-1256"></head>'
+    body = (late + "<p>سوريا</p>").encode("cp1256")
+    assert body.index(b"windows-1256") > 32 * 1024
+    assert decode_html(body, {}).text.endswith("<p>سوريا</p>")
+    euro = decode_html(b"<p>5 \x80</p>", {"content-type": "text/html; charset=ISO-8859-1"})
+    assert (euro.text, euro.encoding, euro.guessed) == ("<p>5 €</p>", "cp1252", False)
+    bare = decode_html("<p>Défense</p>".encode("latin-1"), {})
+    assert bare.guessed and bare.warning and bare.encoding in bare.warning
+
+
 def test_pdf_urls_by_path_whatever_the_query() -> None:
     """`.pdf` paths count with a query string; `.pdf` in a query does not."""
     assert is_pdf_url("https://bka.de/pm.pdf?__blob=publicationFile&v=5")

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from bot.model import ErrorKind, PageSpec
+from bot.sources.charset import decode_html
 from bot.sources.dates import parse_date
 from bot.sources.drift import layout_change, link_template
-from bot.sources.htmldoc import decode_html
 from bot.sources.identity import canonical_link
 from bot.sources.page import read_page
 from bot.sources.read import read_source
@@ -114,10 +114,10 @@ def test_arabic_page_re_encoded_windows_1256_decodes() -> None:
     late = bare.replace("</head>", '<meta charset="windows-1256"></head>')
     assert late.index("windows-1256") > 1024
     for page, guessed in ((late, False), (bare, True)):
-        decoded, encoding, warnings = decode_html(page.encode("cp1256", "replace"), "text/html")
-        assert "القائم بأعمال السفارة الأفغانية" in decoded
-        assert encoding == "cp1256"
-        assert bool(warnings) is guessed  # a guess is reported
+        decoded = decode_html(page.encode("cp1256", "replace"), {"content-type": "text/html"})
+        assert "القائم بأعمال السفارة الأفغانية" in decoded.text
+        assert decoded.encoding == "cp1256"
+        assert decoded.guessed is guessed and bool(decoded.warning) is guessed  # reported
 
 
 @needs_corpus
