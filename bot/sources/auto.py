@@ -243,13 +243,13 @@ def _drop_strays(
     """Rows off the group's common first path segment, when most rows share one."""
     if len(rows) < 3:
         return rows
-    heads = Counter(_first_segment(absolute) for _, _, absolute, _ in rows)
-    head, count = heads.most_common(1)[0]
+    segments = [_first_segment(absolute) for _, _, absolute, _ in rows]
+    head, count = Counter(segments).most_common(1)[0]
     if not head or count < 0.75 * len(rows):
         return rows
     kept = []
-    for row in rows:
-        if _first_segment(row[2]) == head:
+    for row, segment in zip(rows, segments, strict=True):
+        if segment == head:
             kept.append(row)
         else:
             listing.drop(row[2], f"outside the listing's common path /{head}/")

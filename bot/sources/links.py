@@ -202,7 +202,10 @@ def _nav_kind(node: Any, tag: str, in_article: bool) -> str | None:
     if tag in _EDGE_TAGS and not in_article:
         return f"the page {tag}"
     get = node.get
-    return _attr_kind(get("role") or "", get("class") or "", get("id") or "", in_article)
+    role, class_attr, id_attr = get("role"), get("class"), get("id")
+    if not (role or class_attr or id_attr):
+        return None  # most elements: nothing to look up
+    return _attr_kind(role or "", class_attr or "", id_attr or "", in_article)
 
 
 @functools.lru_cache(maxsize=4096)
