@@ -1,10 +1,11 @@
-"""The page reader's shortcuts (link judge, canonical link, clean text) give exactly what the
+"""The page reader's shortcuts (link judge, canonical link, clean text, dates) give exactly what the
 general path gives."""
 
 from __future__ import annotations
 
 import random
 import re
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.sources.dates import _general, parse_date
 from bot.sources.identity import _canonical_link, canonical_link
 from bot.sources.links import LinkJudge
 from bot.sources.text import _UNWANTED, clean_text
@@ -106,3 +108,26 @@ def test_canonical_link_shortcut_equals_the_general_path() -> None:
 def test_clean_text_collapses_like_the_whitespace_regex(text: str) -> None:
     """clean_text's split/join equals removing unwanted characters, collapsing \\s+, stripping."""
     assert clean_text(text) == re.sub(r"\s+", " ", _UNWANTED.sub("", text)).strip()
+
+
+@given(
+    st.builds(
+        "{}-{}-{}{}{}:{}:{}{}".format,
+        st.sampled_from(["2023", "1989", "2999", "٢٠٢٣", "0000"]),
+        st.sampled_from(["01", "10", "12", "13", "00", "1"]),
+        st.sampled_from(["01", "27", "31", "30", "00"]),
+        st.sampled_from(["T", "t", " "]),
+        st.sampled_from(["00", "10", "23", "24"]),
+        st.sampled_from(["00", "59", "60"]),
+        st.sampled_from(["00", "59", "60", "99"]),
+        st.sampled_from(["Z", "+00:00", "+02:00", "", "z", " Z"]),
+    )
+)
+def test_plain_utc_dates_read_as_the_general_path_reads_them(text: str) -> None:
+    """``2023-10-27T10:00:00Z`` and its impossible neighbours: the shortcut changes nothing."""
+    now = datetime(2026, 12, 5, tzinfo=UTC)
+    general = _general(text)
+    if general is not None and (general.year < 1990 or general > now + timedelta(days=2)):
+        general = None
+    assert parse_date(text, now) == general
+    assert repr(parse_date(text, now)) == repr(general)

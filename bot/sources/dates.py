@@ -22,6 +22,7 @@ _ISO = re.compile(
     r"\s*(Z|[+-]\d{2}:?\d{2})?",
     re.IGNORECASE,
 )
+_PLAIN_UTC = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:Z|\+00:00)", re.ASCII)
 _NUMERIC = re.compile(r"\b(\d{1,2})[./-](\d{1,2})[./-](\d{4})(?:\D{1,5}(\d{1,2}):(\d{2}))?")
 _MONTHS = {
     # English, French, Dutch
@@ -59,14 +60,39 @@ def parse_date(text: str | None, now: datetime | None = None) -> datetime | None
     """The first date found in ``text``, in UTC; None when there is none or it is absurd."""
     if not text:
         return None
-    value = " ".join(text.translate(_DIGITS).split())[:300]
-    moment = _iso(value) or _rfc2822(value) or _numeric(value) or _named(value)
+    moment = _plain_utc(text) or _general(text)
     if moment is None:
         return None
     reference = now or datetime.now(UTC)
     if moment.year < MIN_YEAR or moment > reference + FUTURE_SLACK:
         return None
     return moment
+
+
+def _general(text: str) -> datetime | None:
+    value = " ".join(text.translate(_DIGITS).split())[:300]
+    return _iso(value) or _rfc2822(value) or _numeric(value) or _named(value)
+
+
+def _plain_utc(text: str) -> datetime | None:
+    """The common ``<time datetime>`` form (``2023-10-27T10:00:00Z``) without the general path,
+    which reads it the same way; anything else, or an impossible date, takes the general path."""
+    match = _PLAIN_UTC.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = match.groups()
+    try:
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            min(int(second), 59),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None
 
 
 def _iso(value: str) -> datetime | None:
