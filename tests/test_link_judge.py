@@ -48,6 +48,18 @@ def test_absolute_links_on_the_base_origin_resolve_as_urljoin_does(base: str) ->
             assert judge.resolve(raw) == _by_urljoin(base, raw), raw
 
 
+@pytest.mark.parametrize("base", ["https://site.test/list", "http://site.test:8080/a/b;p?q#f", ""])
+def test_absolute_links_elsewhere_resolve_as_urljoin_does(base: str) -> None:
+    """Absolute links to other hosts, ports and schemes (social, partner sites), odd or not."""
+    judge = LinkJudge(base, base)
+    chance = random.Random(14)
+    origins = ("https://x.org", "http://X.org:81", "https://a-b.c.test", "HTTP://x.org", "https://")
+    for _ in range(5_000):
+        rest = "".join(chance.choice(PIECES) for _ in range(chance.randint(0, 6)))
+        for raw in (chance.choice(origins) + rest, chance.choice(origins) + "/" + rest):
+            assert judge.resolve(raw) == _by_urljoin(base, raw), raw
+
+
 @pytest.mark.parametrize(
     "base",
     [

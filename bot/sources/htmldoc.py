@@ -55,7 +55,7 @@ def parse_html(body: bytes, url: str, headers: dict[str, str] | None = None) -> 
     encoding = decoded.encoding
     warnings = (decoded.warning,) if decoded.warning else ()
     text = decoded.text.replace("\x00", "")
-    if not text.strip():
+    if not text or text.isspace():  # as ``not text.strip()``, without copying the page
         return None
     try:
         if encoding == "utf-8" and not body.startswith(codecs.BOM_UTF8) and b"\x00" not in body:

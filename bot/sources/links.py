@@ -36,6 +36,7 @@ _NAV_WORDS = frozenset(
 _EDGE_CLASS = re.compile(r"(?:site|page|region|global|main|l|layout)?[-_]*(?:header|footer)")
 _WORD_SPLIT = re.compile(r"[-_\s]+")
 # A root-relative path with no dot segments, backslashes or odd characters joins by concatenation.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?=/|$)")
 _PLAIN = re.compile(r"^(?!.*/\.\.?(?:/|$|[?#]))/[A-Za-z0-9/._~%!$&'()*+,;=:@?#-]*$")
 
 
@@ -102,15 +103,14 @@ class LinkJudge:
             if lowered.startswith(_OTHER_SCHEMES):  # one call for the common miss
                 scheme = next(name for name in _OTHER_SCHEMES if lowered.startswith(name))
                 return None, f"not a web link ({scheme})"
-        if self._root and raw.startswith(self._root):
-            # An absolute link on the base's origin: urljoin would give it back unchanged (bar
-            # an empty ";" or "?", which it drops: those take the long way).
+        origin = _ORIGIN.match(raw) if self._origin else None
+        if origin is not None:
+            # An absolute http(s) link (a page's own links, its social and partner links):
+            # urljoin gives it back unchanged, bar an empty ";" or "?", which it drops (those
+            # take the long way); the host is there, so the checks below pass.
             kept = raw.split("#", 1)[0]
-            if (
-                ";" not in kept
-                and not kept.endswith("?")
-                and _PLAIN.match(raw[len(self._origin) :])
-            ):
+            rest = raw[origin.end() :]
+            if ";" not in kept and not kept.endswith("?") and (not rest or _PLAIN.match(rest)):
                 return kept, None
         try:
             absolute = urljoin(self.base_url, raw)
@@ -176,13 +176,11 @@ class LinkJudge:
         if known is not None:
             return known
         chain = [element]
-        node = element.getparent()
-        while node is not None:
+        for node in element.iterancestors():
             known = cache.get(node)
             if known is not None:
                 break
             chain.append(node)
-            node = node.getparent()
         above: tuple[str | None, bool] = known or (None, False)
         for current in reversed(chain):
             tag = current.tag
