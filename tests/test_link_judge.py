@@ -17,6 +17,7 @@ from bot.sources.dates import _general, parse_date
 from bot.sources.identity import _canonical_link, canonical_link
 from bot.sources.links import LinkJudge
 from bot.sources.text import _UNWANTED, clean_text
+from tests.pages.listings import SITE, card_grid, drupal_views, wordpress_archive
 
 PIECES = ("/", "a", "b", ";", "?", "#", "=", "&", ".", "..", "%20", ":", "@", "~", "//", "é", "^")
 
@@ -143,3 +144,17 @@ def test_plain_utc_dates_read_as_the_general_path_reads_them(text: str) -> None:
         general = None
     assert parse_date(text, now) == general
     assert repr(parse_date(text, now)) == repr(general)
+
+
+@pytest.mark.parametrize("builder", [drupal_views, wordpress_archive, card_grid])
+def test_links_of_a_navigation_block_marked_at_once_match_their_own_walk(builder) -> None:  # type: ignore[no-untyped-def]
+    """Judging a page's links in order (navigation blocks marked as found) gives, for every
+    link, what a fresh judge that walks up from that link alone gives."""
+    page, _ = builder(6)
+    nested = page.replace("<footer", '<article><footer class="x"><a href="/in">in</a></footer>')
+    for text in (page, nested):
+        root = lxml.html.document_fromstring(text)
+        shared = LinkJudge(SITE + "/list", SITE + "/list")
+        for anchor in root.iter("a"):
+            alone = LinkJudge(SITE + "/list", SITE + "/list").judge(anchor)
+            assert shared.judge(anchor) == alone, anchor.get("href")

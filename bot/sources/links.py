@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+from itertools import islice
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -36,6 +37,7 @@ _NAV_WORDS = frozenset(
 _EDGE_CLASS = re.compile(r"(?:site|page|region|global|main|l|layout)?[-_]*(?:header|footer)")
 _WORD_SPLIT = re.compile(r"[-_\s]+")
 # A root-relative path with no dot segments, backslashes or odd characters joins by concatenation.
+_NAV_LINKS = 1_000  # links of one navigation block marked at once; the rest walk up
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?=/|$)")
 _PLAIN = re.compile(r"^(?!.*/\.\.?(?:/|$|[?#]))/[A-Za-z0-9/._~%!$&'()*+,;=:@?#-]*$")
 
@@ -53,6 +55,7 @@ class LinkJudge:
             options.log_errors = False
             self.pattern = re2.compile(link_pattern, options)
         self._nav_cache: dict[Any, tuple[str | None, bool]] = {}
+        self._nav_links: dict[Any, str] = {}  # links of a navigation block found: its kind
         self._resolved: dict[str, tuple[str | None, str | None]] = {}
         self._verdicts: dict[str, tuple[str | None, str | None, str | None]] = {}
         base = urlsplit(base_url)
@@ -134,7 +137,7 @@ class LinkJudge:
         absolute, before, after = known
         if absolute is None or before is not None:
             return None, before
-        where = self._info(element)[0]
+        where = self._nav_links.get(element) or self._info(element)[0]
         if where:
             return None, f"in {where}"
         if after is not None:
@@ -189,6 +192,11 @@ class LinkJudge:
             kind, in_article = above
             if kind is None:
                 kind = _nav_kind(current, tag, in_article)
+                if kind is not None:
+                    # The outermost navigation block: every link in it is in it, whatever lies
+                    # between, so its other links need no walk (a bounded number of them).
+                    for link in islice(current.iter("a"), _NAV_LINKS):
+                        self._nav_links[link] = kind
             above = (kind, in_article or tag == "article")
             cache[current] = above
         return above
