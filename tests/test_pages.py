@@ -421,3 +421,17 @@ def test_burst_of_new_entries_in_the_old_shape_is_not_a_layout_change() -> None:
     items = read(page).items
     assert layout_change(items, items[:6], [canonical_link(links[7])]) is None
     assert layout_change(items, items[:2], ["https://other.test/x/1"]) is None  # few new
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "windows-1252"])
+def test_xhtml_page_with_an_xml_declaration_is_read(charset: str) -> None:
+    """An XHTML listing that starts with <?xml … encoding=…?> gives the same entries as without."""
+    titles = ["Déclaration sur la Syrie", "Caesar Act: new designations", "Torture in detention"]
+    html, _ = drupal_views(3, titles=titles)
+    html = html.replace('<meta charset="utf-8">', f'<meta charset="{charset}">')
+    plain = read_page(html.encode(charset, "xmlcharrefreplace"), PageSpec(), url=f"{SITE}/news")
+    declared = f'<?xml version="1.0" encoding="{charset}"?>\n{html}'
+    xhtml = read_page(declared.encode(charset, "xmlcharrefreplace"), PageSpec(), url=f"{SITE}/news")
+    assert plain.ok and [i.title.rsplit(" (", 1)[0] for i in plain.items] == titles
+    assert xhtml.ok, xhtml.error
+    assert [(i.link, i.title) for i in xhtml.items] == [(i.link, i.title) for i in plain.items]

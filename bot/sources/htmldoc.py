@@ -58,10 +58,12 @@ def parse_html(body: bytes, url: str, headers: dict[str, str] | None = None) -> 
     if not text or text.isspace():  # as ``not text.strip()``, without copying the page
         return None
     try:
+        if text.startswith("<?xml"):
+            # An XHTML page: lxml refuses text that starts with a declaration naming an
+            # encoding (the text is decoded already), so the declaration goes.
+            text = text[text.find("?>") + 2 :] if "?>" in text else text
         if encoding == "utf-8" and not body.startswith(codecs.BOM_UTF8) and b"\x00" not in body:
-            # lxml refuses text that starts with an XML declaration naming an encoding: the
-            # text path keeps that outcome.
-            source: str | bytes = body if not text.startswith("<?xml") else text
+            source: str | bytes = body
         else:
             source = text
         parser = _UTF8_PARSER if isinstance(source, bytes) else _TEXT_PARSER
