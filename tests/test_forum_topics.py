@@ -199,7 +199,7 @@ async def test_deleted_topic_is_dropped_and_told_once(
         botapi.delete_topic(-1009, 42)
         frontend_sends: list[tuple[int, str]] = []
 
-        async def send(chat: int, text: str) -> bool:
+        async def send(chat: int, text: str, markup: object) -> bool:
             frontend_sends.append((chat, text))
             return True
 

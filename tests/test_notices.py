@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from telegram import InlineKeyboardMarkup
 
 from bot.deliver.sender import SendResult, Status
 from bot.i18n import translator
@@ -65,12 +66,14 @@ class Admins:
 
     def __init__(self) -> None:
         self.got: list[tuple[int, str]] = []
+        self.markups: list[InlineKeyboardMarkup | None] = []
         self.failing = False
 
-    async def send(self, chat_id: int, text: str) -> bool:
+    async def send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> bool:
         if self.failing:
             return False
         self.got.append((chat_id, text))
+        self.markups.append(markup)
         return True
 
 

@@ -368,7 +368,7 @@ def _admin_notices(service: Service, frontend: TelegramFrontend, metrics: Metric
 
     admin_notices = notices.AdminNotices(
         service.conn,
-        send=lambda chat_id, text: frontend.send(chat_id, html.escape(text)),
+        send=lambda chat_id, text, markup: frontend.send(chat_id, html.escape(text), markup),
         admins=lambda: service.runtime.config.telegram.admins,
         language_of=lambda admin: language_of(service.conn, admin),
     )

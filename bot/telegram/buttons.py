@@ -2,8 +2,9 @@
 
 Rules: a press changes what its button says and nothing else; the message it sits on is edited
 in place (the keyboard under /start, the whole text and keyboard under /topics and /lang), so
-pressing never adds a message. The answer shown to the presser is short plain text (Telegram
-shows at most 200 characters).
+pressing never adds a message. "Accept the new layout" under an admin notice is for Vigil's
+administrators only; once pressed (or found stale) its button is removed and the notice stays.
+The answer shown to the presser is short plain text (Telegram shows at most 200 characters).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from telegram.error import BadRequest, TelegramError
 from bot.i18n import LANGUAGE_NAMES
 from bot.logs import redact
 from bot.store import subs
-from bot.telegram import keyboards, replies, searching, settings
+from bot.telegram import keyboards, layout, replies, searching, settings
 from bot.telegram.request import Need, Request, subscribe_chat, unsubscribe_chat
 
 MAX_ANSWER = 200
@@ -39,6 +40,8 @@ def need_of(press: keyboards.Press, followed: list[str], topic_ids: list[str]) -
         return Need.CHANGE
     if press.action == "find":
         return searching.NEED
+    if press.action == "rebase":
+        return Need.ADMIN
     if press.action == "tog":
         wanted = topic_ids if press.topic_id == keyboards.ALL else [press.topic_id]
         if all(t in followed for t in wanted):
@@ -52,6 +55,8 @@ def press_button(req: Request, press: keyboards.Press) -> tuple[Request, str]:
     topic_ids = [t.id for t in req.config.topics]
     if press.action == "find":  # the page itself is drawn by redraw()
         return req, searching.press_answer(req, press.search_id)
+    if press.action == "rebase":
+        return req, layout.press_answer(req, press.feed_id)
     if press.action == "lang":
         req = settings.set_language(req, press.language)
         return req, LANGUAGE_NAMES[press.language]
@@ -82,6 +87,8 @@ def redraw(req: Request, press: keyboards.Press) -> Redraw | None:
     if press.action == "find":
         page = searching.page_look(req, press.search_id, press.offset)
         return None if page is None else Redraw(req.tr.lines(page[0]), page[1])
+    if press.action == "rebase":  # done, stale or refused by name: the button has no more use
+        return Redraw(None, None)
     if press.action == "lang":
         text = req.tr.lines(replies.language_text(req.tr.lang, req.tr))
         return Redraw(text, keyboards.language_keyboard(req.tr.lang))

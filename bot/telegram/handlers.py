@@ -24,8 +24,8 @@ from bot.store import articles, outbox, replicas, subs
 from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
 from bot.store.db import transaction
-from bot.telegram import delivery, keyboards, replies, searching, settings
-from bot.telegram.replies import echo, esc
+from bot.telegram import delivery, keyboards, layout, replies, searching, settings
+from bot.telegram.replies import code, echo, esc
 from bot.telegram.request import (
     Command,
     Need,
@@ -54,10 +54,6 @@ def _phrase_problem(phrase: str, tr: Tr) -> str | None:
     except ValueError as exc:  # KeywordError, or anything the pattern compiler refuses
         return tr("Cannot track that: {reason}", reason=echo(str(exc), 200))
     return None
-
-
-def _code(text: str) -> str:
-    return f"<code>{text}</code>"
 
 
 # ---------------------------------------------------------------- commands
@@ -174,7 +170,7 @@ async def cmd_track(req: Request) -> None:
     with transaction(conn):
         current = subs.tracks_of(conn, req.chat)
         if phrase in current:
-            text = tr("Already tracking {phrase}.", phrase=_code(esc(phrase)))
+            text = tr("Already tracking {phrase}.", phrase=code(esc(phrase)))
         elif len(current) >= MAX_PHRASES:
             text = tr(
                 "A chat can track at most {n} phrases; {untrack} one first.",
@@ -186,7 +182,7 @@ async def cmd_track(req: Request) -> None:
         else:
             req.store_chat()
             subs.track(conn, req.chat, phrase, req.now, req.thread_id)
-            text = tr("Tracking {phrase} in every source.", phrase=_code(esc(phrase)))
+            text = tr("Tracking {phrase} in every source.", phrase=code(esc(phrase)))
     await req.reply(text)
 
 
@@ -211,12 +207,12 @@ async def cmd_untrack(req: Request) -> None:
         await req.reply(
             tr(
                 "Not tracking {phrase}. {list} shows your phrases.",
-                phrase=_code(echo(phrase)),
+                phrase=code(echo(phrase)),
                 list="/list",
             )
         )
     else:
-        await req.reply(tr("Stopped tracking {phrase}.", phrase=_code(esc(target))))
+        await req.reply(tr("Stopped tracking {phrase}.", phrase=code(esc(target))))
 
 
 async def cmd_list(req: Request) -> None:
@@ -390,4 +386,11 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("status", cmd_status, "/status", N_("feed health and outbox backlog"), Need.ADMIN),
     Command("reload", cmd_reload, "/reload", N_("reload feeds.yaml"), Need.ADMIN),
+    Command(
+        "rebaseline",
+        layout.cmd_rebaseline,
+        "/rebaseline ID",
+        N_("accept a page source's new layout: its next poll alerts nothing"),
+        Need.ADMIN,
+    ),
 )

@@ -5,11 +5,13 @@ Callback data is ``sub:<topic_id>``, ``unsub:<topic_id>`` or ``sub:*`` (every to
 /topics message, where a press follows or leaves the topic and redraws the whole message (text
 and keyboard, one edit, no new message); ``lang:<code>`` under the /lang message;
 ``find:<search id>:<offset>`` under /search results (the page from that result; the search must
-have been made in the same chat, offsets up to 200). Anyone can send
+have been made in the same chat, offsets up to 200); ``rebase:<feed id>`` under the admin
+notice of a layout change ("Accept the new layout", :mod:`bot.telegram.layout`). Anyone can send
 any callback data to a bot (RELIABILITY F9), so a press is acted on only when it parses exactly
 and names a topic configured *now* or one of the four languages; stale buttons from before a
-reload fail the same way. Topic ids are at most 32 characters, so the data stays under
-Telegram's 64-byte limit.
+reload fail the same way. A ``rebase:`` press is parsed by the feed-id syntax only, so a button
+for a feed removed since is told so by name (:mod:`bot.telegram.layout`). Topic and feed ids are
+at most 32 characters, so the data stays under Telegram's 64-byte limit.
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ ALL_TOPICS = N_("All topics")
 # find:<search id>:<offset> — a page of /search results (at most 28 bytes).
 _FIND = re.compile(r"([1-9][0-9]{0,11}):(0|[1-9][0-9]{0,3})")
 MAX_SEARCH_OFFSET = 200
-Action = Literal["sub", "unsub", "tog", "lang", "find"]
+# rebase:<feed id> — a feed id as feeds.yaml allows it (bot.config.entries), at most 39 bytes.
+_FEED_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+ACCEPT_LAYOUT = N_("Accept the new layout")
+Action = Literal["sub", "unsub", "tog", "lang", "find", "rebase"]
 
 
 def _label(name: str) -> str:
@@ -49,6 +54,7 @@ class Press:
     language: str = ""  # one of LANGUAGES, for lang
     search_id: int = 0  # for find: a saved /search (bot.telegram.searching) and the result to
     offset: int = 0  # show first
+    feed_id: str = ""  # for rebase: a feed id (maybe no longer configured)
 
 
 def callback_data(action: Action, value: str) -> str:
@@ -69,6 +75,8 @@ def parse_press(data: str | None, topic_ids: Collection[str]) -> Press | None:
         if found is None or int(found.group(2)) > MAX_SEARCH_OFFSET:
             return None
         return Press("find", search_id=int(found.group(1)), offset=int(found.group(2)))
+    if action == "rebase":
+        return Press("rebase", feed_id=value) if _FEED_ID.fullmatch(value) else None
     if action in ("sub", "tog") and value == ALL:
         return Press(action, ALL)  # type: ignore[arg-type]  # narrowed by the test above
     if action in ("sub", "unsub", "tog") and value in topic_ids:
@@ -107,3 +115,9 @@ def language_keyboard(current: str) -> InlineKeyboardMarkup:
         for code in LANGUAGES
     ]
     return InlineKeyboardMarkup([buttons[:2], buttons[2:]])
+
+
+def accept_layout_keyboard(feed_id: str, tr: Tr) -> InlineKeyboardMarkup:
+    """The one button under a layout-changed notice: accept the page's new layout."""
+    button = InlineKeyboardButton(tr(ACCEPT_LAYOUT), callback_data=callback_data("rebase", feed_id))
+    return InlineKeyboardMarkup([[button]])

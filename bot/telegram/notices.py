@@ -3,7 +3,8 @@
 A feed failing for hours, Telegram holding the bot back for a long flood wait, a group or channel
 that removed the bot, a feeds.yaml edit the running service refused: each is logged, but an
 operator looks at logs only when something seems off. A notice goes to every admin in a private
-chat, as plain text.
+chat, as plain text; the layout-changed notice carries one button, "Accept the new layout", which
+does what /rebaseline does (:mod:`bot.telegram.layout`).
 
 Each notice has a key. The keys told are kept in the runtime table, so a condition that lasts for
 days is told once — across restarts too — and told again only after it cleared and came back. A
@@ -24,6 +25,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from telegram import InlineKeyboardMarkup
+
 from bot.deliver.limits import is_group
 from bot.deliver.sender import SendResult, Status
 from bot.i18n import N_, Tr, translator
@@ -32,6 +35,7 @@ from bot.pipeline import PollReport
 from bot.store import feeds as feed_rows
 from bot.store import runtime as runtime_rows
 from bot.store.db import Connection, DatabaseError, transaction
+from bot.telegram.keyboards import accept_layout_keyboard
 
 log = logging.getLogger("vigil.notices")
 
@@ -53,6 +57,7 @@ class Notice:
     values: tuple[tuple[str, str], ...] = ()
     clear: bool = False
     recovered: str = ""  # sent on clear, only when the notice had been told
+    accept: str = ""  # a feed id: the notice carries the "Accept the new layout" button
 
     def say(self, tr: Tr, message: str | None = None) -> str:
         """The notice (or its recovery, with ``message``) as plain text in ``tr``'s language."""
@@ -85,9 +90,10 @@ def layout_changed(feed_id: str, error: str) -> Notice:
         N_(
             "Vigil: the page of source {feed} changed its layout; its alerts are held. "
             "{error} (`vigil probe {feed}` shows what Vigil reads now; "
-            "`vigil rebaseline {feed}` accepts it.)"
+            "`vigil rebaseline {feed}`, /rebaseline {feed} or the button below accepts it.)"
         ),
         (("feed", feed_id), ("error", error[:600])),
+        accept=feed_id,
     )
 
 
@@ -192,7 +198,7 @@ class AdminNotices:
     def __init__(
         self,
         conn: Connection,
-        send: Callable[[int, str], Awaitable[bool]],
+        send: Callable[[int, str, InlineKeyboardMarkup | None], Awaitable[bool]],
         admins: Callable[[], tuple[int, ...]],
         language_of: Callable[[int], str | None] = lambda admin: None,
     ) -> None:
@@ -281,7 +287,7 @@ class AdminNotices:
         log.warning("admin notice: %s", notice.text)
         if not admins:
             return
-        told = [admin for admin in admins if await self.send(admin, self._say(notice, admin))]
+        told = [admin for admin in admins if await self._send(notice, admin)]
         if told:
             with transaction(self.conn):
                 runtime_rows.put(self.conn, PREFIX + notice.key, "told")
@@ -294,11 +300,15 @@ class AdminNotices:
         if notice.recovered:
             log.info("admin notice: %s", notice.say(translator(None), notice.recovered))
             for admin in self.admins():
-                await self.send(admin, self._say(notice, admin, notice.recovered))
+                await self._send(notice, admin, notice.recovered)
 
-    def _say(self, notice: Notice, admin: int, message: str | None = None) -> str:
+    async def _send(self, notice: Notice, admin: int, message: str | None = None) -> bool:
+        """Says the notice (or its recovery) in the admin's language, with its button if any."""
         try:
             lang = self.language_of(admin)
         except DatabaseError:
             lang = None
-        return notice.say(translator(lang), message)
+        tr = translator(lang)
+        button = notice.accept and message is None
+        markup = accept_layout_keyboard(notice.accept, tr) if button else None
+        return await self.send(admin, notice.say(tr, message), markup)
