@@ -187,3 +187,22 @@ async def test_deleted_forum_topic_is_told_once_in_each_admins_language(conn) ->
     english, french = (text for _, text in admins.got)
     assert english.startswith("Vigil: forum topic 5 of chat -1001 is gone (Message thread")
     assert french.startswith("Vigil : le sujet de forum 5 de la discussion -1001 n'existe plus")
+
+
+async def test_layout_notice_carries_the_accept_button_and_its_recovery_none(conn) -> None:  # type: ignore[no-untyped-def]
+    """The layout-changed notice names /rebaseline and carries one "Accept the new layout"
+    button (rebase:<feed>); the "works again" that clears it carries none."""
+    admins = Admins()
+    notifier = make(conn, admins, (11,))
+    held = PollReport(
+        "mfa", Outcome.FAILED, error_kind=ErrorKind.LAYOUT_CHANGED, error="links moved"
+    )
+    notifier.post(notice_for_poll(held, 1))
+    notifier.post(notice_for_poll(PollReport("mfa", Outcome.OK), 0))
+    await notifier.drain()
+    assert "/rebaseline mfa" in admins.got[0][1] and "vigil rebaseline mfa" in admins.got[0][1]
+    markup = admins.markups[0]
+    assert markup is not None
+    [[button]] = markup.inline_keyboard
+    assert (button.text, button.callback_data) == ("Accept the new layout", "rebase:mfa")
+    assert admins.got[1][1] == "Vigil: feed mfa works again." and admins.markups[1] is None
