@@ -198,6 +198,7 @@ async def test_layout_notice_carries_the_accept_button_and_its_recovery_none(con
         "mfa", Outcome.FAILED, error_kind=ErrorKind.LAYOUT_CHANGED, error="links moved"
     )
     notifier.post(notice_for_poll(held, 1))
+    await notifier.drain()
     notifier.post(notice_for_poll(PollReport("mfa", Outcome.OK), 0))
     await notifier.drain()
     assert "/rebaseline mfa" in admins.got[0][1] and "vigil rebaseline mfa" in admins.got[0][1]
