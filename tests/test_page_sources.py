@@ -328,7 +328,8 @@ async def test_probe_once_status_and_rebaseline_commands(
     tmp_path: Path, vigil_env: dict[str, str], feed_server: FeedServer
 ) -> None:
     """`vigil probe` shows entries and the inferred selector, writing nothing; `once` exits 1
-    on a layout change; `status --json` shows it as error_kind; `rebaseline` accepts it."""
+    on a layout change; `status --json` shows it as error_kind; `rebaseline` accepts it (a second
+    one says it was already asked)."""
 
     config = tmp_path / "feeds.yaml"
     config.write_text(page_config(feed_server, "page: auto"), encoding="utf-8")
@@ -356,6 +357,8 @@ async def test_probe_once_status_and_rebaseline_commands(
     probe_held = await asyncio.to_thread(vigil, "probe", "a")
     assert probe_held.returncode == 1 and "state:    layout_changed" in probe_held.stdout
     assert (await asyncio.to_thread(vigil, "rebaseline", "a")).returncode == 0
+    twice = await asyncio.to_thread(vigil, "rebaseline", "a")
+    assert twice.returncode == 0 and "(already asked)" in twice.stdout
     accepted = await asyncio.to_thread(vigil, "once")
     assert accepted.returncode == 0 and "5 new item(s), 0 alert(s)" in accepted.stderr
 
