@@ -18,7 +18,7 @@ from bot.model import ErrorKind, Outcome
 from bot.store import feeds as feed_rows
 from bot.store import subs
 from bot.store.db import connect, transaction
-from bot.store.rebaseline import Acceptance, Verdict, judge
+from bot.store.rebaseline import Acceptance, Verdict, accept_layout, judge
 from bot.telegram import keyboards, replies
 from bot.telegram.layout import acceptance_text
 from bot.telegram.notices import AdminNotices
@@ -154,11 +154,16 @@ async def test_rebaseline_bad_arguments(
     assert "<code>a</code>" not in reply.text and "<code>b</code>" not in reply.text
 
 
+@pytest.mark.parametrize("first_run", ["default", "all"])
 async def test_rebaseline_of_a_source_never_polled(
-    tmp_path: Path, botapi: BotApiServer, feed_server: FeedServer
+    tmp_path: Path, botapi: BotApiServer, feed_server: FeedServer, first_run: str
 ) -> None:
-    """A source that never polled: its first poll is a baseline anyway, and stays silent."""
-    config = parse_config(config_text(feed_server))
+    """A source that never polled: its first poll is a baseline, even under first_run: all."""
+    text = config_text(feed_server)
+    if first_run != "default":
+        text = text.replace("settings:\n", f"settings:\n  first_run: {first_run}\n", 1)
+    config = parse_config(text)
+    assert config.settings.first_run.mode == ("baseline" if first_run == "default" else first_run)
     host = LiveHost(connect(tmp_path / "state"), Current(config))
     rig = PageRig(host.conn, config)
     async with running(botapi, host):
@@ -169,6 +174,22 @@ async def test_rebaseline_of_a_source_never_polled(
     assert reply.text == (
         "Source <code>a</code> has not been polled yet; its first poll is a baseline anyway."
     )
+    assert first.outcome is Outcome.OK and first.alerts == () and first.baselined == 3
+
+
+async def test_rebaseline_before_the_state_knows_the_source(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A source just added to feeds.yaml (no row yet) under first_run: all: a baseline anyway."""
+    text = config_text(feed_server).replace("settings:\n", "settings:\n  first_run: all\n", 1)
+    config = parse_config(text)
+    conn = connect(tmp_path / "state")
+    accepted = accept_layout(conn, {f.id: f.url for f in config.feeds}, "a")
+    assert accepted.verdict is Verdict.NEVER_POLLED
+    rig = PageRig(conn, config)
+    feed_server.set("/list", listing(3, CAT[0]), content_type=HTML)
+    first = await rig.poll()
+    await rig.close()
     assert first.outcome is Outcome.OK and first.alerts == () and first.baselined == 3
 
 

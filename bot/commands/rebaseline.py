@@ -19,7 +19,7 @@ from bot.store.rebaseline import Verdict, accept_layout
 
 
 def rebaseline(config: Config, state_dir: Path, feed_id: str) -> int:
-    configured = {f.id for f in config.feeds}
+    configured = {f.id: f.url for f in config.feeds}
     if feed_id not in configured:
         print(f"vigil rebaseline: unknown feed {feed_id!r}", file=sys.stderr)
         return 2

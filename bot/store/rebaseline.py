@@ -12,7 +12,7 @@ change (``held_only``): a stale button, or a second press, changes nothing and s
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from bot.model import ErrorKind
@@ -25,7 +25,7 @@ class Verdict(enum.Enum):
     """What a re-baseline request came to."""
 
     UNKNOWN = "unknown"  # feeds.yaml names no such feed (nothing written)
-    NEVER_POLLED = "never_polled"  # its first poll is a baseline anyway (marked when it has a row)
+    NEVER_POLLED = "never_polled"  # marked, so its first poll is a baseline whatever first_run says
     ALREADY = "already"  # a re-baseline is already waiting for the next poll (nothing written)
     NOT_HELD = "not_held"  # a button for a feed no longer held (nothing written)
     MARKED = "marked"  # the next poll remembers the entries without alerting
@@ -64,12 +64,18 @@ def judge(
 
 
 def accept_layout(
-    conn: Connection, configured: Collection[str], feed_id: str, *, held_only: bool = False
+    conn: Connection, configured: Mapping[str, str], feed_id: str, *, held_only: bool = False
 ) -> Acceptance:
-    """Judges and, when the verdict asks for it, marks the row; one transaction."""
+    """Judges and, when the verdict asks for it, marks the row; one transaction.
+
+    ``configured`` maps each feeds.yaml id to its URL: a feed this state has no row for yet
+    gets one, marked, so its first poll is a baseline even under ``first_run: all``.
+    """
     with transaction(conn):
         row = feed_rows.get_feed(conn, feed_id) if feed_id in configured else None
         verdict = judge(configured, feed_id, row, held_only=held_only)
-        if verdict is Verdict.MARKED or (verdict is Verdict.NEVER_POLLED and row is not None):
+        if verdict is Verdict.NEVER_POLLED and row is None:
+            feed_rows.sync_feeds(conn, {feed_id: configured[feed_id]})
+        if verdict in (Verdict.MARKED, Verdict.NEVER_POLLED):
             feed_rows.ask_rebaseline(conn, feed_id)
     return Acceptance(verdict, row.next_poll_at if row else None)

@@ -80,7 +80,7 @@ async def cmd_rebaseline(req: Request) -> None:
             )
         )
         return
-    configured = {f.id for f in req.config.feeds}
+    configured = {f.id: f.url for f in req.config.feeds}
     accepted = accept_layout(req.host.conn, configured, words[0])
     interval = _interval(req, words[0])
     await req.reply(acceptance_text(words[0], accepted, req.now, interval, req.tr))
@@ -88,7 +88,7 @@ async def cmd_rebaseline(req: Request) -> None:
 
 def press_answer(req: Request, feed_id: str) -> str:
     """The "Accept the new layout" button: acts only while the feed is held."""
-    configured = {f.id for f in req.config.feeds}
+    configured = {f.id: f.url for f in req.config.feeds}
     accepted = accept_layout(req.host.conn, configured, feed_id, held_only=True)
     interval = _interval(req, feed_id)
     text = acceptance_text(feed_id, accepted, req.now, interval, req.tr, html=False)
