@@ -1,11 +1,11 @@
 """Running a parsed query against the archive: the one path `vigil search` and `/search` share.
 
 Rules: feed and topic ids in a query must be configured now (a typo gets "unknown feed", not
-an empty answer); results come best first (FTS5 bm25 with the title weighted 10x, then the newer
-statement), or newest first when the query has only filters and exclusions; each result carries
-its title and an excerpt with the matched words marked, cut from the original text. A statement
-published by several sources (near-duplicates) is one result, listing the other sources; a page
-may then hold fewer results than asked.
+an empty answer); results come best first (the title weighted 10x: FTS5's bm25 on SQLite,
+ts_rank on PostgreSQL; then the newer statement), or newest first when the query has only
+filters and exclusions; each result carries its title and an excerpt with the matched words
+marked, cut from the original text. A statement published by several sources (near-duplicates)
+is one result, listing the other sources; a page may then hold fewer results than asked.
 """
 
 from __future__ import annotations
@@ -58,16 +58,12 @@ def run_search(
     if not 1 <= limit <= MAX_LIMIT:
         raise QueryError(f"the limit must be between 1 and {MAX_LIMIT}")
     names = {f.id: f.name for f in config.feeds}
-    words = query.match_expression() is not None or query.exclusion_expression() is not None
-    if words and not archive.word_search(conn):
-        raise QueryError(
-            "searching for words needs SQLite's full-text index, and this Vigil keeps its state "
-            "in PostgreSQL: only feed:, topic:, since: and until: work here for now"
-        )
+    match, tsquery = query.match_expression(), query.tsquery()
+    exclude, ts_exclude = query.exclusion_expression(), query.exclusion_tsquery()
     found = archive.search(
         conn,
-        match=query.match_expression(),
-        exclude=query.exclusion_expression(),
+        match=archive.Words(match, tsquery) if match and tsquery else None,
+        exclude=archive.Words(exclude, ts_exclude) if exclude and ts_exclude else None,
         filters=archive.Filters(query.feeds, query.topics, query.since, query.until),
         limit=limit,
         offset=max(0, offset),

@@ -24,7 +24,11 @@ word also matches with the attached prefixes that keywords take (``و``, ``ف``,
 
 Safety: :meth:`Query.match_expression` emits only double-quoted runs of letters and digits joined
 by ``AND``, ``OR``, ``NOT`` and parentheses, so no input can cause an FTS5 syntax error or name a
-column. A query that cannot be read raises :class:`QueryError` saying what is wrong.
+column. :meth:`Query.tsquery` is the same query for PostgreSQL: single-quoted lexemes (a quote or
+backslash inside doubled, though words never hold one) joined by ``&``, ``|``, ``!``, ``<->``,
+``:*`` and parentheses, read by the ``::tsquery`` cast, which takes lexemes as written (no parser,
+no dictionary: the words are already the index's). Both are bound as parameters, never formatted
+into SQL. A query that cannot be read raises :class:`QueryError` saying what is wrong.
 """
 
 from __future__ import annotations
@@ -77,6 +81,13 @@ class Term:
             return alternatives[0]
         return "(" + " OR ".join(alternatives) + ")"
 
+    def tsquery(self) -> str:
+        """The PostgreSQL tsquery form: the same alternatives, words adjacent (``<->``)."""
+        alternatives = [_ts_phrase(words, self.prefix) for words in self.forms()]
+        if len(alternatives) == 1:
+            return alternatives[0]
+        return "(" + " | ".join(alternatives) + ")"
+
     def shown(self) -> str:
         text = " ".join(self.words).replace(f" {BREAK} ", "/") + ("*" if self.prefix else "")
         return f'"{text}"' if len(self.words) > 1 else text
@@ -120,12 +131,36 @@ class Query:
             return None
         return "(" + " OR ".join(term.fts() for term in self.excluded) + ")"
 
+    def tsquery(self) -> str | None:
+        """The PostgreSQL tsquery text of :meth:`match_expression` (same meaning), or None."""
+        if not self.groups:
+            return None
+        positive = " & ".join(
+            "(" + " | ".join(term.tsquery() for term in group) + ")" for group in self.groups
+        )
+        negative = self.exclusion_tsquery()
+        return f"({positive}) & !{negative}" if negative else positive
+
+    def exclusion_tsquery(self) -> str | None:
+        """The PostgreSQL tsquery text of :meth:`exclusion_expression`, or None."""
+        if not self.excluded:
+            return None
+        return "(" + " | ".join(term.tsquery() for term in self.excluded) + ")"
+
     def explain(self) -> str:
         """The normalized query, for "nothing matched" replies: shows what was looked for."""
         parts = [" OR ".join(t.shown() for t in group) for group in self.groups]
         parts += ["-" + t.shown() for t in self.excluded]
         parts += [f"feed:{f}" for f in self.feeds] + [f"topic:{t}" for t in self.topics]
         return " ".join(parts)
+
+
+def _ts_phrase(words: tuple[str, ...], prefix: bool) -> str:
+    """Words one after another as a tsquery; the last one a prefix (``:*``) when asked."""
+    lexemes = ["'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in words]
+    if prefix:
+        lexemes[-1] += ":*"
+    return lexemes[0] if len(lexemes) == 1 else "(" + " <-> ".join(lexemes) + ")"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,11 @@
 
 Rules this module enforces:
 - Each new item gets an ``archive`` row (its original summary and content; title, link, date
-  and topics stay on its ``items`` row) and an ``archive_index`` row (FTS5, rowid = item id)
-  written in the pipeline's one transaction, so what was alerted is always searchable.
+  and topics stay on its ``items`` row) and an ``archive_index`` row (rowid = item id) written
+  in the pipeline's one transaction, so what was alerted is always searchable. On SQLite
+  ``archive_index`` is an FTS5 table; on PostgreSQL a plain table whose generated ``doc``
+  column is a tsvector of the same text, split into the same words (migration 8 says how), with
+  a GIN index: the same writes index both, and a word search means the same on both.
 - The index holds text normalized by :func:`bot.match.normalize.normalize`, the matcher's own
   normalizer: SQLite's tokenizers fold neither Arabic spelling nor tashkeel (tashkeel even
   splits words; ../shared/NEXT.md §1.2, measured), and indexing what the matcher compares makes
@@ -16,7 +19,12 @@ Rules this module enforces:
   small batches; it never touches ``items``, the seen set that stops old items being re-sent.
 - Fields are capped at :data:`MAX_FIELD` characters: a page-long feed entry is searchable
   without one item growing the database by megabytes.
-- MATCH strings come only from :meth:`bot.search.query.Query.match_expression`.
+- MATCH strings come only from :meth:`bot.search.query.Query.match_expression`, tsquery texts
+  only from :meth:`bot.search.query.Query.tsquery`; both are bound, never formatted into SQL.
+- Ranking: best first, then newer. SQLite ranks with bm25 (title 10x); PostgreSQL with
+  ``ts_rank`` over the weighted tsvector (title words weight A = 1.0, body B = 0.1: 10x too).
+  The two scores differ in detail (bm25 weighs document length and word rarity), so the same
+  query finds the same statements on both, and their order can differ among close ranks.
 """
 
 from __future__ import annotations
@@ -53,6 +61,14 @@ class Found:
     @property
     def body(self) -> str:
         return body_text(self.summary, self.content, self.full_text, self.pdf_text)
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """A word query in each database's own syntax, both built from one parsed query."""
+
+    fts5: str  # an FTS5 MATCH expression (SQLite)
+    tsquery: str  # a tsquery text, read by the ::tsquery cast (PostgreSQL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,16 +195,11 @@ _COLUMNS = (
 )
 
 
-def word_search(conn: Connection) -> bool:
-    """Whether words can be searched: FTS5 is SQLite's; on PostgreSQL only filters work."""
-    return getattr(conn, "dialect", "sqlite") != "postgresql"  # tests pass sqlite3 itself
-
-
 def search(
     conn: Connection,
     *,
-    match: str | None,
-    exclude: str | None,
+    match: Words | None,
+    exclude: Words | None,
     filters: Filters,
     limit: int,
     offset: int = 0,
@@ -196,33 +207,32 @@ def search(
     """Archived statements: by rank then date for ``match`` (among its newest RANK_WINDOW
     matches), else newest first.
 
-    ``match`` and ``exclude`` are FTS5 expressions built by the query grammar; ``exclude`` is
-    used only without ``match`` (with one, it is already part of it).
+    ``exclude`` is used only without ``match`` (with one, it is already part of it).
     """
     clauses, params = _where(filters)
     where = "".join(" AND " + clause for clause in clauses)
+    postgres = getattr(conn, "dialect", "sqlite") == "postgresql"  # tests pass sqlite3 too
     if match is not None:
         # bm25 costs about 1.3 ms per 1,000 matching rows here, so ranking every match of a
         # very common word would take ~70 ms at 200,000 statements: only the newest
         # RANK_WINDOW matches (FTS5 walks rowids newest first, the filters applied on the way)
         # are ranked. Below the window this is exactly "rank, then date" over all matches.
+        # PostgreSQL ranks the same window (the GIN index finds the matches, ts_rank scores
+        # only the window's rows, in the outer query).
         # Only placeholders and fixed SQL are formatted into these statements.
-        sql = (
-            "SELECT i.id, i.feed_id, i.title, i.link, "  # noqa: S608
-            f"{_DATE} AS at, i.topics, a.summary, a.content, i.full_text, i.pdf_text FROM ("
-            "SELECT f.rowid AS id, f.rank AS score FROM archive_index f "
-            f"JOIN items i ON i.id = f.rowid WHERE archive_index MATCH ?{where} "
-            "ORDER BY f.rowid DESC LIMIT ?"
-            ") x JOIN items i ON i.id = x.id JOIN archive a ON a.item_id = i.id "
-            "ORDER BY x.score, at DESC, i.id DESC LIMIT ? OFFSET ?"
-        )
-        params = [match, *params, RANK_WINDOW, limit, offset]
+        sql = _PG_RANKED.format(where=where) if postgres else _RANKED.format(where=where)
+        words = match.tsquery if postgres else match.fts5
+        params = [words, *params, RANK_WINDOW]
+        params += [words, limit, offset] if postgres else [limit, offset]
     else:
         if exclude is not None:
-            where += (
-                " AND i.id NOT IN (SELECT rowid FROM archive_index WHERE archive_index MATCH ?)"
+            excluded = (
+                "SELECT rowid FROM archive_index WHERE doc @@ CAST(? AS tsquery)"
+                if postgres
+                else "SELECT rowid FROM archive_index WHERE archive_index MATCH ?"
             )
-            params.append(exclude)
+            where += f" AND i.id NOT IN ({excluded})"
+            params.append(exclude.tsquery if postgres else exclude.fts5)
         sql = f"SELECT {_COLUMNS} WHERE 1{where} ORDER BY at DESC, i.id DESC LIMIT ? OFFSET ?"
         params += [limit, offset]
     return [
@@ -240,6 +250,29 @@ def search(
         )
         for r in conn.execute(sql, params)
     ]
+
+
+# {where} receives only the filters' fixed SQL and placeholders (see _where).
+_RANKED = (
+    "SELECT i.id, i.feed_id, i.title, i.link, "  # noqa: S608
+    f"{_DATE} AS at, i.topics, a.summary, a.content, i.full_text, i.pdf_text FROM ("
+    "SELECT f.rowid AS id, f.rank AS score FROM archive_index f "
+    "JOIN items i ON i.id = f.rowid WHERE archive_index MATCH ?{where} "
+    "ORDER BY f.rowid DESC LIMIT ?"
+    ") x JOIN items i ON i.id = x.id JOIN archive a ON a.item_id = i.id "
+    "ORDER BY x.score, at DESC, i.id DESC LIMIT ? OFFSET ?"
+)
+# ts_rank's weights are {D, C, B, A}: body words (B) count a tenth of title words (A).
+_PG_RANKED = (
+    "SELECT i.id, i.feed_id, i.title, i.link, "  # noqa: S608  # noqa: S608
+    f"{_DATE} AS at, i.topics, a.summary, a.content, i.full_text, i.pdf_text FROM ("
+    "SELECT f.rowid AS id, f.doc FROM archive_index f "
+    "JOIN items i ON i.id = f.rowid WHERE f.doc @@ CAST(? AS tsquery){where} "
+    "ORDER BY f.rowid DESC LIMIT ?"
+    ") x JOIN items i ON i.id = x.id JOIN archive a ON a.item_id = i.id "
+    "ORDER BY ts_rank('{{0.1, 0.1, 0.1, 1.0}}', x.doc, CAST(? AS tsquery)) DESC, "
+    "at DESC, i.id DESC LIMIT ? OFFSET ?"
+)
 
 
 def save_search(conn: Connection, chat_id: str, query: str, now: float) -> int:

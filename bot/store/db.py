@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from bot.store.backend import Connection, DatabaseError, SqliteConnection
-from bot.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from bot.store.migrations import MIGRATIONS, POSTGRESQL_ONLY, SCHEMA_VERSION
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Connection", "DatabaseError"]
 
@@ -176,13 +176,17 @@ def migrate(conn: Connection, where: str | os.PathLike[str]) -> None:
         conn.lock_schema()
         refuse_foreign(conn, where)  # another replica may have migrated while this one waited
         for target in range(conn.schema_version(), SCHEMA_VERSION):
-            for statement in _statements(MIGRATIONS[target]):
+            for statement in _statements(MIGRATIONS[target], conn.dialect):
                 conn.execute(statement)
             conn.set_schema_version(target + 1)
 
 
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+def _statements(script: str, dialect: str = "sqlite") -> list[str]:
+    """A migration's statements for this database (PostgreSQL's own skipped on SQLite)."""
+    statements = [s.strip() for s in script.split(";") if s.strip()]
+    if dialect == "postgresql":
+        return statements
+    return [s for s in statements if not s.startswith(POSTGRESQL_ONLY)]
 
 
 @contextlib.contextmanager

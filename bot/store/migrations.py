@@ -1,12 +1,15 @@
 """The schema, as migrations: each entry upgrades from version i to i + 1 (0 is an empty file).
 
 Written in SQLite's SQL; `bot.store.dialect` translates each statement for PostgreSQL, so one
-list serves both. Append one self-contained entry per change and raise SCHEMA_VERSION.
+list serves both. A statement whose first line is :data:`POSTGRESQL_ONLY` is PostgreSQL's own
+(what SQLite has no counterpart for, such as its full-text index) and is skipped on SQLite.
+Append one self-contained entry per change and raise SCHEMA_VERSION.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
+POSTGRESQL_ONLY = "-- postgresql only"
 
 # Each entry upgrades from version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
@@ -199,5 +202,44 @@ MIGRATIONS: tuple[str, ...] = (
         config_hash TEXT NOT NULL DEFAULT '',
         note TEXT NOT NULL DEFAULT ''
     );
+    """,
+    # 8 (issue 15): word search on PostgreSQL. SQLite's FTS5 index needs nothing (migration 5).
+    # On PostgreSQL `archive_index` is a plain table holding the same normalized text; it gains
+    # a tsvector of it, generated on every write (so add, reindex and prune need nothing more;
+    # the ALTER computes it for the rows already there), and a GIN index. The tsvector is built
+    # here rather than by to_tsvector: PostgreSQL's parser would split words by the server's
+    # locale and read `2.0.8` or `a-b` as units of their own, where FTS5's `unicode61` splits the
+    # index text only at the soft separators `bot.search.tokens` leaves in it (space, hyphen,
+    # apostrophe, double quote): every other character there is a word character or BREAK. So
+    # the words are cut at exactly those, kept as they are (no stemming, no stop words), title
+    # words weighted A at positions 1…n, body words B from n + 2 on (a phrase never spans the
+    # two, as FTS5 columns). PostgreSQL's own limits apply: positions stop at 16,383, a word
+    # keeps its first 256 positions, and a "word" over 2,047 bytes is left out.
+    """
+    -- postgresql only
+    CREATE FUNCTION vigil_search_doc(title TEXT, body TEXT) RETURNS tsvector
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $doc$
+    SELECT coalesce(string_agg(
+        '''' || replace(w.word, '\\', '\\\\') || ''':' || least(w.pos, 16383) || w.weight,
+        ' '
+    ), '')::tsvector
+    FROM (
+        SELECT t.word, t.pos, 'A' AS weight
+        FROM regexp_split_to_table(coalesce(title, ''), '[- ''"]+')
+            WITH ORDINALITY AS t (word, pos)
+        UNION ALL
+        SELECT b.word, b.pos + 1 + (
+            SELECT count(*) FROM regexp_split_to_table(coalesce(title, ''), '[- ''"]+')
+        ), 'B'
+        FROM regexp_split_to_table(coalesce(body, ''), '[- ''"]+')
+            WITH ORDINALITY AS b (word, pos)
+    ) AS w
+    WHERE w.word <> '' AND octet_length(w.word) < 2048
+    $doc$;
+    -- postgresql only
+    ALTER TABLE archive_index ADD COLUMN doc tsvector
+        GENERATED ALWAYS AS (vigil_search_doc(title, body)) STORED;
+    -- postgresql only
+    CREATE INDEX archive_index_doc ON archive_index USING gin (doc)
     """,
 )
