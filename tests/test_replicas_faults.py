@@ -160,20 +160,3 @@ def test_lost_leader_lock_hands_over_without_409(tmp_path: Path, ha_world: World
         first.stop()
         if second is not None:
             second.stop(signal.SIGTERM)
-
-
-def test_word_search_on_postgresql_says_it_needs_sqlite(
-    tmp_path: Path, vigil_env: dict[str, str], pg_url: str
-) -> None:
-    """FTS5 is SQLite's: a search with words says so (exit 2); a filters-only search works."""
-    config = tmp_path / "feeds.yaml"
-    config.write_text("topics: {}\nfeeds:\n  - id: a\n    url: https://example.org/f\n")
-    env = {**vigil_env, "VIGIL_DATABASE_URL": pg_url}
-    assert vigil(env, config, "status").returncode == 2  # no state yet
-    connect_postgres(pg_url).close()
-    words = vigil(env, config, "search", "caesar act")
-    assert words.returncode == 2
-    assert "needs SQLite's full-text index" in words.stderr
-    filters = vigil(env, config, "search", "feed:a since:7d")
-    assert filters.returncode in (0, 1), filters.stderr
-    assert "Traceback" not in filters.stderr

@@ -1,8 +1,10 @@
-"""`vigil search` as a subprocess over what `vigil once` read from the local feed server."""
+"""`vigil search` as a subprocess over what `vigil once` read from the local feed server, with
+the state in SQLite and in PostgreSQL (the `database` fixture)."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -38,30 +40,38 @@ STATEMENTS = [
 
 
 @pytest.fixture
-def archived(tmp_path: Path, vigil_env: dict[str, str]) -> Path:
-    """A state directory whose archive holds STATEMENTS (baselined: nothing was alerted)."""
+def env(vigil_env: dict[str, str], database: str) -> dict[str, str]:
+    """`vigil`'s environment, with VIGIL_DATABASE_URL when the state is in PostgreSQL."""
+    if database == "postgresql":
+        return {**vigil_env, "VIGIL_DATABASE_URL": os.environ["VIGIL_DATABASE_URL"]}
+    return vigil_env
+
+
+@pytest.fixture
+def archived(tmp_path: Path, env: dict[str, str]) -> Path:
+    """A state whose archive holds STATEMENTS (baselined: nothing was alerted)."""
     with FeedServerThread() as feeds:
         server: FeedServer = feeds
         server.set("/a.xml", rss(STATEMENTS))
         config = write(tmp_path / "feeds.yaml", make_config({"a": server.url("/a.xml")}))
-        done = run_vigil(vigil_env, config, "once")
+        done = run_vigil(env, config, "once")
         assert done.returncode == 0, done.stderr
     return config
 
 
 def test_search_prints_best_first_with_bold_original_words(
-    archived: Path, vigil_env: dict[str, str]
+    archived: Path, env: dict[str, str]
 ) -> None:
     """Baselined items are searchable too; excerpts keep the accents; exit 0."""
-    done = run_vigil(vigil_env, archived, "search", "evoque", "a/hrc/52")
+    done = run_vigil(env, archived, "search", "evoque", "a/hrc/52")
     assert done.returncode == 0, done.stderr
     assert "1. Déclaration sur la Convention contre la torture" in done.stdout
     assert "a **évoqué** le dossier **A/HRC/52**/1" in done.stdout
 
 
-def test_search_json_fields(archived: Path, vigil_env: dict[str, str]) -> None:
+def test_search_json_fields(archived: Path, env: dict[str, str]) -> None:
     """--json prints one object per result with the documented fields."""
-    done = run_vigil(vigil_env, archived, "search", "الاسد", "--json", "--since", "2026-03-01")
+    done = run_vigil(env, archived, "search", "الاسد", "--json", "--since", "2026-03-01")
     assert done.returncode == 0, done.stderr
     [line] = done.stdout.splitlines()
     record = json.loads(line)
@@ -84,10 +94,10 @@ def test_search_json_fields(archived: Path, vigil_env: dict[str, str]) -> None:
     ],
 )
 def test_search_exit_codes(
-    archived: Path, vigil_env: dict[str, str], args: list[str], code: int, says: str
+    archived: Path, env: dict[str, str], args: list[str], code: int, says: str
 ) -> None:
     """1 when nothing matches (saying what was looked for), 2 with the reason when unreadable."""
-    done = run_vigil(vigil_env, archived, "search", *args)
+    done = run_vigil(env, archived, "search", *args)
     assert done.returncode == code, done.stderr
     assert says in done.stderr
 

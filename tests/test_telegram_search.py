@@ -1,4 +1,5 @@
-"""`/search` through the real PTB client and the Bot API test server: pages, buttons, access."""
+"""`/search` through the real PTB client and the Bot API test server: pages, buttons, access;
+each Telegram test with the state in SQLite and in PostgreSQL (the `database` fixture)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def archive_statements(host: LiveHost, count: int) -> None:
             archive.add(conn, item_id, item, now=published.timestamp())
 
 
+@pytest.mark.usefixtures("database")
 async def test_search_pages_with_more_button(tmp_path: Path, botapi: BotApiServer) -> None:
     """Five results a page with bold original words; More edits the message to the next page."""
     host = make_host(tmp_path)
@@ -76,6 +78,7 @@ async def test_search_pages_with_more_button(tmp_path: Path, botapi: BotApiServe
         ('/search "unbalanced', "Nothing in the archive matches <code>unbalanced</code>"),
     ],
 )
+@pytest.mark.usefixtures("database")
 async def test_search_explains_unreadable_and_empty(
     tmp_path: Path, botapi: BotApiServer, text: str, says: str
 ) -> None:
@@ -87,6 +90,7 @@ async def test_search_explains_unreadable_and_empty(
     assert says in reply.params["text"]
 
 
+@pytest.mark.usefixtures("database")
 async def test_search_in_a_group_needs_an_admin(tmp_path: Path, botapi: BotApiServer) -> None:
     """In a group, /search is for its administrators, as subscribing is."""
     host = make_host(tmp_path)
@@ -96,6 +100,7 @@ async def test_search_in_a_group_needs_an_admin(tmp_path: Path, botapi: BotApiSe
     assert "administrators" in reply.text
 
 
+@pytest.mark.usefixtures("database")
 async def test_another_chats_search_button_is_refused(tmp_path: Path, botapi: BotApiServer) -> None:
     """A press naming a search made in another chat shows nothing of it (forged data, F9)."""
     host = make_host(tmp_path)
@@ -129,6 +134,7 @@ def test_parse_page(data: str | None, expected: Press | None) -> None:
     assert parse_page(data) == expected
 
 
+@pytest.mark.usefixtures("database")
 async def test_search_answers_in_french_and_arabic(tmp_path: Path, botapi: BotApiServer) -> None:
     """The header, dates (CLDR month names), buttons and "nothing found" follow the chat's
     language; in Arabic each line reads right to left with the query and titles isolated."""

@@ -22,9 +22,10 @@ Rules this module enforces:
 - MATCH strings come only from :meth:`bot.search.query.Query.match_expression`, tsquery texts
   only from :meth:`bot.search.query.Query.tsquery`; both are bound, never formatted into SQL.
 - Ranking: best first, then newer. SQLite ranks with bm25 (title 10x); PostgreSQL with
-  ``ts_rank`` over the weighted tsvector (title words weight A = 1.0, body B = 0.1: 10x too).
-  The two scores differ in detail (bm25 weighs document length and word rarity), so the same
-  query finds the same statements on both, and their order can differ among close ranks.
+  ``ts_rank`` over the weighted tsvector (title words weight A = 1.0, body B = 0.1: 10x too)
+  and the length penalty 1 + log(words). bm25 also weighs a word's rarity in the archive and
+  ts_rank does not, so the same query finds the same statements on both, and the order of close
+  ranks can differ (``caesar OR weather``: bm25 puts the rarer word's statements first).
 """
 
 from __future__ import annotations
@@ -262,7 +263,8 @@ _RANKED = (
     ") x JOIN items i ON i.id = x.id JOIN archive a ON a.item_id = i.id "
     "ORDER BY x.score, at DESC, i.id DESC LIMIT ? OFFSET ?"
 )
-# ts_rank's weights are {D, C, B, A}: body words (B) count a tenth of title words (A).
+# ts_rank's weights are {D, C, B, A}: body words (B) count a tenth of title words (A); its
+# normalization 1 divides by 1 + log(words in the statement), a length penalty as bm25 has.
 _PG_RANKED = (
     "SELECT i.id, i.feed_id, i.title, i.link, "  # noqa: S608  # noqa: S608
     f"{_DATE} AS at, i.topics, a.summary, a.content, i.full_text, i.pdf_text FROM ("
@@ -270,7 +272,7 @@ _PG_RANKED = (
     "JOIN items i ON i.id = f.rowid WHERE f.doc @@ CAST(? AS tsquery){where} "
     "ORDER BY f.rowid DESC LIMIT ?"
     ") x JOIN items i ON i.id = x.id JOIN archive a ON a.item_id = i.id "
-    "ORDER BY ts_rank('{{0.1, 0.1, 0.1, 1.0}}', x.doc, CAST(? AS tsquery)) DESC, "
+    "ORDER BY ts_rank('{{0.1, 0.1, 0.1, 1.0}}', x.doc, CAST(? AS tsquery), 1) DESC, "
     "at DESC, i.id DESC LIMIT ? OFFSET ?"
 )
 
