@@ -25,7 +25,7 @@ from bot.service.app import fetch_policy
 from bot.store import archive
 from bot.store import db as db_module
 from bot.store import items as item_rows
-from bot.store.backend import Connection
+from bot.store.backend import Connection, SqliteConnection
 from bot.store.db import connect, transaction
 from tests.conftest import make_config
 
@@ -237,9 +237,9 @@ class _Topic:
     exclude: tuple[str, ...] = ()
 
 
-def connect_memory() -> sqlite3.Connection:
+def connect_memory() -> Connection:
     """A migrated state database in memory (for property tests that need many)."""
-    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn = SqliteConnection(sqlite3.connect(":memory:", isolation_level=None), ":memory:")
     for script in db_module.MIGRATIONS:
         for statement in db_module._statements(script):
             conn.execute(statement)

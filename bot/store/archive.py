@@ -212,7 +212,7 @@ def search(
     """
     clauses, params = _where(filters)
     where = "".join(" AND " + clause for clause in clauses)
-    postgres = getattr(conn, "dialect", "sqlite") == "postgresql"  # tests pass sqlite3 too
+    postgres = conn.dialect == "postgresql"
     if match is not None:
         # bm25 costs about 1.3 ms per 1,000 matching rows here, so ranking every match of a
         # very common word would take ~70 ms at 200,000 statements: only the newest

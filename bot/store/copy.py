@@ -5,7 +5,9 @@ Rules:
   written, so a second run cannot merge two histories or overwrite a live deployment's state.
 - The target schema is created by the same migrations as always; then every table both sides
   have is copied in one transaction, parents before children (foreign keys), columns matched
-  by name. Tables only SQLite has (an FTS index, say) are named in the result, not copied.
+  by name (an FTS5 table's hidden rowid too: the archive index keeps the item ids, and
+  PostgreSQL computes its tsvector from the copied text). Tables only SQLite has (FTS5's own
+  shadow tables) are named in the result, not copied.
 - Identity columns continue after the highest copied id. Row counts are compared per table
   after the commit; a difference is an error. The SQLite file is only read.
 """
@@ -97,7 +99,11 @@ def copy_state(source: SqliteConnection, target: Connection) -> CopyReport:
     target.execute("BEGIN")
     try:
         for table in order:
-            columns = [c for c in _columns(source, table) if c in set(_columns(target, table))]
+            wanted_columns = set(_columns(target, table))
+            found = _columns(source, table)
+            if "rowid" in wanted_columns and "rowid" not in found:
+                found = ["rowid", *found]  # an FTS5 table's key is its hidden rowid
+            columns = [c for c in found if c in wanted_columns]
             names = ", ".join(columns)
             marks = ", ".join("?" * len(columns))
             rows = source.raw.execute(f"SELECT {names} FROM {table}")  # noqa: S608
