@@ -4,12 +4,13 @@ what is found, in which order, and shown how."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.config import Config, ConfigError, parse_config
@@ -26,7 +27,7 @@ from bot.store import archive
 from bot.store import db as db_module
 from bot.store import items as item_rows
 from bot.store.backend import Connection, SqliteConnection
-from bot.store.db import connect, transaction
+from bot.store.db import connect, connect_postgres, transaction
 from tests.conftest import make_config
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
@@ -217,14 +218,43 @@ def test_a_search_agrees_with_an_alert(words: list[str], keyword: str) -> None:
     (One documented difference: punctuation a query puts between words may be any punctuation
     in the statement, where a keyword needs that same character: see the next test.)
     """
-    text = "".join(words)
-    conn = connect_memory()
+    _agrees(connect_memory(), "".join(words), keyword)
+
+
+def _agrees(conn: Connection, text: str, keyword: str) -> None:
     store(conn, [("icj", "k", text, "", 1, [])])
     alert = bool(Matcher.compile([_Topic("t", (keyword,))]).match(text, "", ""))
     # The keyword as a quoted search (one already in quotes or guillemets is typed as it is).
     quoted = keyword if keyword.startswith("«") else f'"{keyword.rstrip("*")}"'
     found = bool(search(conn, quoted + ("*" if keyword.endswith("*") else "")))
     assert found == alert, (text, keyword)
+
+
+@pytest.fixture
+def pg_conn(pg_url: str) -> Iterator[Connection]:
+    """A migrated PostgreSQL state in a schema of this test's own."""
+    conn = connect_postgres(pg_url)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.sampled_from(_PIECES), min_size=1, max_size=10),
+    st.sampled_from(["Caesar Act", "césar act", "caesar-act", "act", "« Caesar act »", "cae*"]),
+)
+def test_a_search_agrees_with_an_alert_on_postgresql(
+    pg_conn: Connection, words: list[str], keyword: str
+) -> None:
+    """The same on PostgreSQL: its tsvector splits the index text where FTS5 does."""
+    with transaction(pg_conn):
+        for table in ("archive_index", "archive", "items"):
+            pg_conn.execute(f"DELETE FROM {table}")
+    _agrees(pg_conn, "".join(words), keyword)
 
 
 @dataclass(frozen=True)

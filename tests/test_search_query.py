@@ -1,12 +1,14 @@
-"""The search grammar: table-driven cases, and a fuzz proving no input reaches FTS5 unparsed."""
+"""The search grammar: table-driven cases, and a fuzz proving no input reaches FTS5 or
+PostgreSQL's tsquery unparsed."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.search.query import MAX_QUERY, Query, QueryError, Term, parse_query
@@ -174,3 +176,86 @@ def test_operator_soup_never_breaks_fts5(fts: sqlite3.Connection, parts: list[st
     expression = query.match_expression() or query.exclusion_expression()
     if expression is not None:
         fts.execute("SELECT count(*) FROM t WHERE t MATCH ?", (expression,)).fetchone()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("caesar act", "('caesar') & ('act')"),
+        ('"convention against torture"', "(('convention' <-> 'against' <-> 'torture'))"),
+        ("tortur*", "('tortur':*)"),
+        ('"caesar ac"*', "(('caesar' <-> 'ac':*))"),
+        ("syria assad OR asad", "('syria') & ('assad' | 'asad')"),
+        ("syria -torture", "(('syria')) & !('torture')"),
+        ("A/HRC/52", "(('a' <-> '\ue000' <-> 'hrc' <-> '\ue000' <-> '52'))"),
+        ("al-Assad's", "(('al' <-> 'assad' <-> 's'))"),
+        ("a'b\\c", "(('a' <-> 'b' <-> '\ue000' <-> 'c'))"),
+        ("NOT & | ! <->", "('not')"),
+    ],
+)
+def test_compiles_to_quoted_tsquery(text: str, expected: str) -> None:
+    """The same query as a PostgreSQL tsquery: quoted lexemes and operators only."""
+    assert parse(text).tsquery() == expected
+
+
+def test_exclusion_alone_as_tsquery() -> None:
+    """`-torture` alone: no positive tsquery, the exclusion one on its own."""
+    query = parse('-torture -"peace talks"')
+    assert query.tsquery() is None
+    assert query.exclusion_tsquery() == "('torture' | ('peace' <-> 'talks'))"
+
+
+@pytest.fixture
+def tsq(pg_url: str) -> Iterator[object]:
+    """A PostgreSQL table with a tsvector like the archive's (psycopg itself: no translation)."""
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (doc tsvector)")
+        conn.execute(
+            "INSERT INTO t VALUES ('caesar:1A act:2A a:3B hrc:5B 52:7B torture:8B'::tsvector)"
+        )
+        yield conn
+
+
+def _runs_on_postgresql(conn: object, query: Query) -> None:
+    for expression in (query.tsquery(), query.exclusion_tsquery()):
+        if expression is not None:
+            conn.execute(  # type: ignore[attr-defined]
+                "SELECT count(*) FROM t WHERE doc @@ CAST(%s AS tsquery)", (expression,)
+            ).fetchone()
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(max_size=80))
+def test_no_input_reaches_postgresql_unparsed(tsq: object, text: str) -> None:
+    """Any text either raises QueryError or compiles to a tsquery PostgreSQL accepts."""
+    try:
+        query = parse(text)
+    except QueryError:
+        return
+    _runs_on_postgresql(tsq, query)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["'", "\\", "&", "|", "!", "<->", "<2>", ":*", ":A", "(", ")", "OR", '"', "-", "a"]
+        ),
+        max_size=12,
+    )
+)
+def test_operator_soup_never_breaks_postgresql(tsq: object, parts: list[str]) -> None:
+    """Strings made of tsquery's own operators, quotes and backslashes are parsed, never
+    passed through."""
+    for joiner in (" ", ""):
+        try:
+            query = parse(joiner.join(parts))
+        except QueryError:
+            continue
+        _runs_on_postgresql(tsq, query)
