@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -23,6 +24,7 @@ from bench.matching import matching_row
 from bench.search_bench import search_row
 from bench.server import BenchServers
 from bench.table import Row, machine, markdown, plain
+from tests.servers import postgres
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
 
@@ -116,7 +118,23 @@ def _run(sizes: Sizes, sections: tuple[str, ...], workdir: Path) -> list[Row]:
     if "search" in sections:
         _say(f"archive search over {sizes.search_statements:,} statements")
         rows.append(search_row(sizes.search_statements))
+        _say(f"archive search on PostgreSQL over {sizes.search_statements:,} statements")
+        rows.append(_search_on_postgres(sizes.search_statements))
     return rows
+
+
+def _search_on_postgres(statements: int) -> Row:
+    """The search row on a PostgreSQL cluster started for it (Debian's binaries)."""
+    if postgres.bindir() is None:
+        return Row(
+            "archive search on PostgreSQL", "skipped: no PostgreSQL server binary", "—", None
+        )
+    directory = Path(tempfile.mkdtemp(prefix="vigil-bench-pg-search-"))
+    try:
+        return search_row(statements, postgres.start(directory, durable=True))
+    finally:
+        postgres.stop(directory, "immediate")
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _say(text: str) -> None:

@@ -13,12 +13,15 @@ transaction, like a busy poll).
 - **Indexing cost:** the time to store statements with the archive, minus the time to store the
   same statements without it (the seen set only), per item.
 - **Growth:** database bytes per 1,000 statements, with and without the archive.
+
+The same row runs on PostgreSQL (:func:`search_row` with a server URL): the same statements
+and queries, each side in a schema of its own; growth is the schema's tables with their indexes
+and TOAST (``pg_total_relation_size``), measured after ``ANALYZE`` as autovacuum would leave it.
 """
 
 from __future__ import annotations
 
 import random
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -26,6 +29,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.replicas import _schema
 from bench.table import Row
 from bot.config import parse_config
 from bot.model import Item
@@ -33,7 +37,8 @@ from bot.search.engine import run_search
 from bot.search.query import parse_query
 from bot.store import archive
 from bot.store import items as item_rows
-from bot.store.db import connect, transaction
+from bot.store.backend import Connection
+from bot.store.db import connect, connect_postgres, transaction
 
 TARGET_MS = 50.0
 BATCH = 100
@@ -239,7 +244,7 @@ class Corpus:
         return lang, Item(f"n{number}", title, link, body, "", published)
 
 
-def _store(conn: sqlite3.Connection, items: list[tuple[str, Item]], *, index: bool) -> float:
+def _store(conn: Connection, items: list[tuple[str, Item]], *, index: bool) -> float:
     started = time.perf_counter()
     for start in range(0, len(items), BATCH):
         with transaction(conn):
@@ -252,9 +257,24 @@ def _store(conn: sqlite3.Connection, items: list[tuple[str, Item]], *, index: bo
     return time.perf_counter() - started
 
 
-def _size(path: Path, conn: sqlite3.Connection) -> int:
+def _size(path: Path, conn: Connection) -> int:
+    if conn.dialect == "postgresql":
+        conn.execute("ANALYZE")
+        row = conn.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+        ).fetchone()
+        return int(row[0])
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path.stat().st_size
+
+
+def _open(directory: Path, pg_base: str | None) -> Connection:
+    """A fresh state: a SQLite file in ``directory``, or a schema named after it."""
+    if pg_base is None:
+        return connect(directory)
+    return connect_postgres(_schema(pg_base, f"bench_search_{directory.name}"))
 
 
 def _queries(corpus: Corpus, items: list[tuple[str, Item]]) -> dict[str, list[str]]:
@@ -282,7 +302,7 @@ def _queries(corpus: Corpus, items: list[tuple[str, Item]]) -> dict[str, list[st
     return {"one-word": one, "phrase": phrase, "three-term": three}
 
 
-def _time_queries(conn: sqlite3.Connection, queries: list[str]) -> list[float]:
+def _time_queries(conn: Connection, queries: list[str]) -> list[float]:
     times = []
     now = time.time()
     for text in queries:
@@ -293,14 +313,14 @@ def _time_queries(conn: sqlite3.Connection, queries: list[str]) -> list[float]:
     return times
 
 
-def measure(statements: int) -> dict[str, float]:
+def measure(statements: int, pg_base: str | None = None) -> dict[str, float]:
     corpus = Corpus()
     items = [corpus.item(n) for n in range(statements)]
     sample = items[: min(len(items), 10_000)]
     out: dict[str, float] = {"statements": statements}
     with tempfile.TemporaryDirectory(prefix="vigil-search-") as tmp:
         plain_dir, full_dir = Path(tmp, "plain"), Path(tmp, "full")
-        plain, full = connect(plain_dir), connect(full_dir)
+        plain, full = _open(plain_dir, pg_base), _open(full_dir, pg_base)
         base_plain, base_full = (
             _size(plain_dir / "vigil.db", plain),
             _size(full_dir / "vigil.db", full),
@@ -326,19 +346,22 @@ def measure(statements: int) -> dict[str, float]:
     return out
 
 
-def search_row(statements: int) -> Row:
-    r = measure(statements)
+def search_row(statements: int, pg_base: str | None = None) -> Row:
+    """The row on SQLite, or on the PostgreSQL server at ``pg_base`` when given."""
+    r = measure(statements, pg_base)
+    where = " on PostgreSQL" if pg_base else ""
     kinds = ("one-word", "phrase", "three-term")
     worst = max(r[f"{k}_p95"] for k in kinds)
     measured = "; ".join(f"{k} p95 {r[f'{k}_p95']:.1f} ms (p50 {r[f'{k}_p50']:.1f})" for k in kinds)
     return Row(
-        what=f"archive search: {statements:,} statements EN/FR/NL/AR",
+        what=f"archive search{where}: {statements:,} statements EN/FR/NL/AR",
         measured=measured + f"; indexing +{r['index_ms_per_item']:.2f} ms/item; "
         f"{r['bytes_per_1000'] / 1e6:.2f} MB per 1,000 statements",
         target=f"p95 ≤ {TARGET_MS:.0f} ms per query kind",
         met=worst <= TARGET_MS,
         notes=[
-            "archive search: bench/search_bench.py; a page of 5 with excerpts, 40 queries per "
+            f"archive search{where}: bench/search_bench.py; a page of 5 with excerpts, 40 queries "
+            "per "
             "kind taken from stored statements (one-word from the most common content word to "
             "rank 2,000); indexing cost = storing with the archive minus storing the seen set "
             f"alone ({r['store_ms_per_item']:.2f} ms/item), 100 items per transaction; growth "

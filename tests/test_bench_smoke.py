@@ -31,8 +31,12 @@ ROWS = (
     "listing extraction",
     "archive search",
 )
-# Rows of issue 15 need a PostgreSQL server binary; without one a single "skipped" row stands in.
-PG_ROWS = ("PostgreSQL vs SQLite", "two replicas") if postgres.bindir() else ("PostgreSQL rows",)
+# Rows of issue 15 need a PostgreSQL server binary; without one "skipped" rows stand in.
+PG_ROWS = (
+    ("PostgreSQL vs SQLite", "two replicas", "archive search on PostgreSQL")
+    if postgres.bindir()
+    else ("PostgreSQL rows", "archive search on PostgreSQL")
+)
 
 
 @pytest.mark.slow
