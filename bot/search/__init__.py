@@ -6,8 +6,9 @@ text (`excerpt`, pure), and running a query against the archive (`engine`, which
 :mod:`bot.store.archive`). `vigil search` and `/search` both go through `engine`, so they answer
 the same.
 
-Rules: no user text ever reaches SQLite's FTS5 unparsed — every term is normalized with the
-matcher's own normalizer (:mod:`bot.match.normalize`) and emitted as a quoted phrase, so an
-engine syntax error cannot happen; the index holds normalized text, so a search and an alert
-agree on case, accents, Arabic spelling and attached Arabic prefixes.
+Rules: no user text ever reaches SQLite's FTS5 or PostgreSQL's tsquery unparsed — every term is
+normalized with the matcher's own normalizer (:mod:`bot.match.normalize`) and emitted as a quoted
+phrase (FTS5) or quoted lexemes (tsquery), so an engine syntax error cannot happen; the index
+holds normalized text, so a search and an alert agree on case, accents, Arabic spelling and
+attached Arabic prefixes.
 """

@@ -9,7 +9,10 @@ A phrase then matches in the index exactly where a keyword phrase would match in
 a query that itself has punctuation between words (``A/HRC/52``, ``2.0.8``) asks for a break
 there, as a keyword does.
 
-Words are runs of letters and digits (``str.isalnum``), as in :mod:`bot.match.rules`.
+Words are runs of letters and digits (``str.isalnum``), as in :mod:`bot.match.rules`. After
+:func:`index_form` the only characters between words are the soft separators: FTS5's
+``unicode61`` splits there (BREAK is a private-use character, a token character to it), and
+PostgreSQL's index splits at exactly those characters (migration 8), so both see the same words.
 """
 
 from __future__ import annotations

@@ -17,13 +17,16 @@ through `to_postgres` once (the result is cached per connection). What it transl
   FROM`; `IS NULL`, `IS NOT NULL`, `IS TRUE`… stay.
 
 - `CREATE VIRTUAL TABLE t USING fts5 (a, b, options)` → a plain table `t (rowid, a, b)`, and the
-  FTS5 setting `INSERT INTO t (t, rank) …` → nothing: the archive is written on both, but only
-  SQLite can search it by words (`bot.store.archive.word_search`); `WHERE 1` → `WHERE TRUE`.
+  FTS5 setting `INSERT INTO t (t, rank) …` → nothing: the archive is written the same way on
+  both; PostgreSQL's word index over it is its own (migration 8: a generated tsvector and a GIN
+  index), searched with `@@` in `bot.store.archive`; `WHERE 1` → `WHERE TRUE`.
 
 What it refuses, naming the statement, so a developer learns it from the first test on
 PostgreSQL instead of from a replica in production: `UPDATE OR IGNORE`/`OR REPLACE`, `PRAGMA`,
 `MATCH`, `sqlite_master`. Write those in the common subset (`… AND NOT EXISTS (…)`) or ask the
-connection's `dialect` and branch in the store module.
+connection's `dialect` and branch in the store module. A migration statement that is PostgreSQL's
+alone starts with `bot.store.migrations.POSTGRESQL_ONLY` (SQLite skips it; it is still translated
+here, so it avoids `?`, `IS`, `LIKE` and the other rewritten forms).
 """
 
 from __future__ import annotations
