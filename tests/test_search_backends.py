@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from bot.search.engine import run_search
 from bot.search.query import QueryError, parse_query
 from bot.store import archive
+from bot.store import db as db_module
 from bot.store.backend import Connection
 from bot.store.db import connect_postgres, connect_sqlite, open_postgres, transaction
 from tests.conftest import vigil_cmd
@@ -287,8 +288,6 @@ def test_any_query_finds_the_same_on_both(pair: Pair, parts: list[str], glued: b
 def test_existing_rows_are_indexed_by_the_migration(pg_url: str) -> None:
     """A PostgreSQL state from before word search (schema 7) with archived statements: after
     migration 8 they are found, with nothing re-written."""
-    from bot.store import db as db_module
-
     conn = open_postgres(pg_url)
     with transaction(conn):
         for script in db_module.MIGRATIONS[:7]:
