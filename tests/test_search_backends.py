@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from bot.search.engine import run_search
 from bot.search.query import QueryError, parse_query
 from bot.store import archive
 from bot.store import db as db_module
-from bot.store.backend import Connection
+from bot.store.backend import Connection, Cursor
 from bot.store.db import connect_postgres, connect_sqlite, open_postgres, transaction
 from tests.conftest import vigil_cmd
 from tests.test_archive import NOW, STATEMENTS, config, keys, store
@@ -378,3 +378,32 @@ def test_vigil_migrate_then_search_on_postgresql(
     for query in ("tortur*", "الاسد", "A/HRC/52", '"caesar act" -syria', "2.0.8 OR évoqué"):
         assert search(vigil_env, query) == search(on_pg, query), query
     assert search(on_pg, "tortur*")
+
+
+def test_the_newest_window_is_the_same_on_both(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the newest RANK_WINDOW matches are ranked, on both. PostgreSQL finds them by walking
+    the newest rows, walking a longer span, or listing every match from the GIN index: each
+    way (all three taken here, with a window of 4 and spans of 8 and 32 rows) gives the
+    window SQLite's FTS5 gives, filters included."""
+    monkeypatch.setattr(archive, "RANK_WINDOW", 4)
+    monkeypatch.setattr(archive, "PG_FIRST_SPAN", 8)
+    monkeypatch.setattr(archive, "PG_MAX_WALK", 32)
+    seen: list[str] = []
+    execute = pair.postgres.execute
+
+    def counting(sql: str, params: Sequence[object] = ()) -> Cursor:
+        if "f.rowid > ?" in sql:
+            seen.append("walk")
+        elif "MATERIALIZED" in sql:
+            seen.append("gin")
+        return execute(sql, params)
+
+    monkeypatch.setattr(pair.postgres, "execute", counting)
+    paths = set()
+    for text in ("torture", "détention", "sanctions feed:icj", "الاسد", "ijsselmeer", "2.0.8"):
+        seen.clear()
+        on_sqlite, on_postgres = pair.both(text)
+        assert len(on_sqlite) == 4, text
+        assert sorted(on_sqlite) == sorted(on_postgres), text
+        paths.add(tuple(seen))
+    assert paths >= {("walk",), ("walk", "walk"), ("walk", "gin")}, paths
