@@ -82,11 +82,19 @@ class Term:
         return "(" + " OR ".join(alternatives) + ")"
 
     def tsquery(self) -> str:
-        """The PostgreSQL tsquery form: the same alternatives, words adjacent (``<->``)."""
-        alternatives = [_ts_phrase(words, self.prefix) for words in self.forms()]
-        if len(alternatives) == 1:
-            return alternatives[0]
-        return "(" + " | ".join(alternatives) + ")"
+        """The PostgreSQL tsquery form: the same alternatives, words adjacent (``<->``).
+
+        The forms differ only in their first word, so they are one phrase whose first place
+        is an OR (``('الاسد' | 'والاسد' | …) <-> 'word'``): the same matches as an OR of
+        whole phrases, checked once per row instead of once per form (bench: Arabic phrases).
+        """
+        places = [[form[0] for form in self.forms()], *([word] for word in self.words[1:])]
+        parts = []
+        for number, options in enumerate(places):
+            star = ":*" if self.prefix and number == len(places) - 1 else ""
+            lexemes = [_lexeme(option) + star for option in options]
+            parts.append(lexemes[0] if len(lexemes) == 1 else "(" + " | ".join(lexemes) + ")")
+        return parts[0] if len(parts) == 1 else "(" + " <-> ".join(parts) + ")"
 
     def shown(self) -> str:
         text = " ".join(self.words).replace(f" {BREAK} ", "/") + ("*" if self.prefix else "")
@@ -155,12 +163,9 @@ class Query:
         return " ".join(parts)
 
 
-def _ts_phrase(words: tuple[str, ...], prefix: bool) -> str:
-    """Words one after another as a tsquery; the last one a prefix (``:*``) when asked."""
-    lexemes = ["'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in words]
-    if prefix:
-        lexemes[-1] += ":*"
-    return lexemes[0] if len(lexemes) == 1 else "(" + " <-> ".join(lexemes) + ")"
+def _lexeme(word: str) -> str:
+    """A tsquery lexeme, quoted (a quote or backslash inside doubled: words never hold one)."""
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 @dataclass(frozen=True, slots=True)
