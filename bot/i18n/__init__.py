@@ -30,7 +30,7 @@ from bot.i18n.catalog import (
     pick_language,
     translator,
 )
-from bot.i18n.reasons import Given, Reason, Syntax
+from bot.i18n.reasons import Given, Names, Reason, Syntax
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -38,6 +38,7 @@ __all__ = [
     "LANGUAGE_NAMES",
     "N_",
     "Given",
+    "Names",
     "Reason",
     "Syntax",
     "Tr",

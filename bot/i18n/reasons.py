@@ -1,6 +1,6 @@
 """Why an input is refused, said once and shown in any language: :class:`Reason`.
 
-A pure parser (a digest schedule, quiet hours, a time zone; later a search query) serves two
+A pure parser (a digest schedule, quiet hours, a time zone, a search query) serves two
 readers: feeds.yaml validation, whose ``feeds.yaml:LINE: key.path: message`` errors are
 English like every config error, and a Telegram chat, which reads the reason in its own
 language. A :class:`Reason` is a ``ValueError`` that carries an ``N_``-marked message id and
@@ -14,6 +14,8 @@ The values say what they are, because each reader shows them differently:
   characters replaced, in ``<code>``.
 - :class:`Syntax` is what to type (``off``, ``daily HH:MM``): as is in the English sentence,
   alternatives joined "a, b or c"; a chat gets each in ``<code>``, joined in its language.
+- :class:`Names` is a list of configured ids (the feeds, the topics): joined ", " in the
+  English sentence; a chat gets each in ``<code>``, separated the way its language writes a list.
 - An ``int`` or ``float`` is a number, shown as is.
 
 Rules: this module imports nothing of the bot (bot/config and bot/search share it without an
@@ -26,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["Given", "Reason", "ReasonValue", "Syntax"]
+__all__ = ["Given", "Names", "Reason", "ReasonValue", "Syntax"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,20 @@ class Syntax:
         return f"{', '.join(self.words[:-1])} or {self.words[-1]}"
 
 
-ReasonValue = Given | Syntax | int | float
+@dataclass(frozen=True, slots=True, init=False)
+class Names:
+    """Ids from the configuration, listed (possibly none): "a, b, c" in English."""
+
+    words: tuple[str, ...]
+
+    def __init__(self, *words: str) -> None:
+        object.__setattr__(self, "words", words)
+
+    def __str__(self) -> str:
+        return ", ".join(self.words)
+
+
+ReasonValue = Given | Syntax | Names | int | float
 
 
 class Reason(ValueError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Config
+from bot.i18n import N_, Given, Names
 from bot.search.excerpt import Piece, excerpt, find_spans, mark
 from bot.search.query import Query, QueryError
 from bot.store import archive
@@ -42,12 +43,18 @@ def check_names(query: Query, config: Config) -> None:
     topics = {t.id for t in config.topics}
     for feed_id in query.feeds:
         if feed_id not in feeds:
-            known = ", ".join(sorted(feeds)[:10])
-            raise QueryError(f"unknown feed {feed_id!r}; feeds are: {known}")
+            raise QueryError(
+                N_("unknown feed {feed}; feeds are: {known}"),
+                feed=Given(feed_id),
+                known=Names(*sorted(feeds)[:10]),
+            )
     for topic_id in query.topics:
         if topic_id not in topics:
-            known = ", ".join(sorted(topics)[:10])
-            raise QueryError(f"unknown topic {topic_id!r}; topics are: {known}")
+            raise QueryError(
+                N_("unknown topic {topic}; topics are: {known}"),
+                topic=Given(topic_id),
+                known=Names(*sorted(topics)[:10]),
+            )
 
 
 def run_search(
@@ -56,7 +63,7 @@ def run_search(
     """The results from ``offset`` on, at most ``limit`` (QueryError for unknown ids)."""
     check_names(query, config)
     if not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"the limit must be between 1 and {MAX_LIMIT}")
+        raise QueryError(N_("the limit must be between {low} and {high}"), low=1, high=MAX_LIMIT)
     names = {f.id: f.name for f in config.feeds}
     match, tsquery = query.match_expression(), query.tsquery()
     exclude, ts_exclude = query.exclusion_expression(), query.exclusion_tsquery()

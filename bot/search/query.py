@@ -28,7 +28,9 @@ column. :meth:`Query.tsquery` is the same query for PostgreSQL: single-quoted le
 backslash inside doubled, though words never hold one) joined by ``&``, ``|``, ``!``, ``<->``,
 ``:*`` and parentheses, read by the ``::tsquery`` cast, which takes lexemes as written (no parser,
 no dictionary: the words are already the index's). Both are bound as parameters, never formatted
-into SQL. A query that cannot be read raises :class:`QueryError` saying what is wrong.
+into SQL. A query that cannot be read raises :class:`QueryError` saying what is wrong: a
+:class:`bot.i18n.Reason`, so ``str()`` is the English sentence `vigil search` prints and `/search`
+says it in the chat's language, the user's text escaped and bounded.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.config.durations import parse_duration
+from bot.i18n.catalog import N_
+from bot.i18n.reasons import Given, Reason, Syntax
 from bot.match.normalize import normalize_char
 from bot.match.rules import arabic_forms, is_arabic
 from bot.search.tokens import BREAK, query_words
@@ -55,8 +59,14 @@ _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
-class QueryError(ValueError):
-    """A query that cannot be read; the message says what is wrong, in words for users."""
+class QueryError(Reason):
+    """A query that cannot be read; the message says what is wrong, in words for users.
+
+    A :class:`Reason`: ``str()`` is the English sentence, ``message`` its ``N_`` id.
+    """
+
+
+OR_PLACE = N_("OR must stand between two words or phrases")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,11 +231,12 @@ def _term(token: _Token) -> Term | None:
     if not words:
         return None  # punctuation only: nothing to look for
     if len(words) > MAX_PHRASE_WORDS:
-        raise QueryError(f"a phrase can have at most {MAX_PHRASE_WORDS} words")
+        raise QueryError(N_("a phrase can have at most {n} words"), n=MAX_PHRASE_WORDS)
     if token.prefix and len(words[-1]) < MIN_PREFIX:
         raise QueryError(
-            f"{token.text}*: put at least {MIN_PREFIX} letters before '*' (it would match "
-            "too many words)"
+            N_("{word}: put at least {n} letters before '*' (it would match too many words)"),
+            word=Given(token.text + "*", quoted=False),
+            n=MIN_PREFIX,
         )
     return Term(words, token.prefix)
 
@@ -237,16 +248,24 @@ def _when(value: str, key: str, now: float, tz: tzinfo) -> float:
             year, month, date = (int(g) for g in found.groups())
             day = datetime(year, month, date, tzinfo=tz)
         except ValueError:
-            raise QueryError(f"{key}:{value} is not a real date") from None
-        if key == "until":
-            day += timedelta(days=1)  # until a day means up to the end of that day
-        return day.timestamp()
+            raise QueryError(
+                N_("{date} is not a real date"), date=Given(f"{key}:{value}", quoted=False)
+            ) from None
+        if key != "until":
+            return day.timestamp()
+        try:
+            return (day + timedelta(days=1)).timestamp()  # up to the end of that day
+        except OverflowError:  # until:9999-12-31: the next day is past what datetime holds
+            return day.timestamp() + 86400
     try:
         return now - parse_duration(value)
     except ValueError:
         raise QueryError(
-            f"{key}: wants a date like 2026-03-01 or a span back from now like 7d; "
-            f"got {value[:40]!r}"
+            N_("{key} wants a date like {date} or a span back from now like {span}; got {value}"),
+            key=Syntax(f"{key}:"),
+            date=Syntax("2026-03-01"),
+            span=Syntax("7d"),
+            value=Given(value, limit=40),
         ) from None
 
 
@@ -265,14 +284,11 @@ class _Builder:
     def apply_filter(self, key: str, value: str) -> None:
         key = key.lower()
         if not value:
-            what = "a date" if key in ("since", "until") else f"a {key} id"
-            raise QueryError(f"{key}: needs {what} right after the colon, e.g. {key}:{_EG[key]}")
+            raise QueryError(_NEEDS[key], key=Syntax(f"{key}:"), example=Syntax(_EG[key]))
         if key in ("feed", "topic"):
             ident = value.lower()
             if not _ID.fullmatch(ident):
-                raise QueryError(
-                    f"{key}:{value[:40]} is not a {key} id (see /topics or feeds.yaml)"
-                )
+                raise QueryError(_NOT_AN_ID[key], value=Given(f"{key}:{value[:40]}", quoted=False))
             target = self.feeds if key == "feed" else self.topics
             target.append(ident)
         elif key == "since":
@@ -284,28 +300,46 @@ class _Builder:
         return sum(len(g) for g in self.groups) + len(self.excluded)
 
 
-_EG = {"feed": "ohchr", "topic": "caesar", "since": "2026-03-01", "until": "2026-03-31"}
+_EG = {
+    "feed": "feed:ohchr",
+    "topic": "topic:caesar",
+    "since": "since:2026-03-01",
+    "until": "until:2026-03-31",
+}
+_NEEDS = {
+    "feed": N_("{key} needs a feed id right after the colon, e.g. {example}"),
+    "topic": N_("{key} needs a topic id right after the colon, e.g. {example}"),
+    "since": N_("{key} needs a date right after the colon, e.g. {example}"),
+    "until": N_("{key} needs a date right after the colon, e.g. {example}"),
+}
+_NOT_AN_ID = {
+    "feed": N_("{value} is not a feed id (see /topics or feeds.yaml)"),
+    "topic": N_("{value} is not a topic id (see /topics or feeds.yaml)"),
+}
 
 
 def parse_query(text: str, *, now: float, tz: tzinfo = UTC) -> Query:
     """Reads a query (see the module grammar); raises QueryError with the reason."""
     if len(text) > MAX_QUERY:
-        raise QueryError(f"a query is at most {MAX_QUERY} characters")
+        raise QueryError(N_("a query is at most {n} characters"), n=MAX_QUERY)
     build = _Builder(now, tz)
     pending_or = False
     after_term = False
     for token in _lex(text):
         if not token.quoted and not token.negated and token.text == OR and not token.prefix:
             if not after_term or pending_or:
-                raise QueryError("OR must stand between two words or phrases")
+                raise QueryError(OR_PLACE)
             pending_or = True
             continue
         found = None if token.quoted else _FILTER.fullmatch(token.text)
         if found is not None:
             if token.negated:
-                raise QueryError(f"-{found.group(1)}: a filter cannot be excluded")
+                raise QueryError(
+                    N_("{filter}: a filter cannot be excluded"),
+                    filter=Given("-" + found.group(1), quoted=False),
+                )
             if pending_or:
-                raise QueryError("OR must stand between two words or phrases")
+                raise QueryError(OR_PLACE)
             build.apply_filter(found.group(1), found.group(2) + ("*" if token.prefix else ""))
             after_term = False
             continue
@@ -314,7 +348,7 @@ def parse_query(text: str, *, now: float, tz: tzinfo = UTC) -> Query:
             continue
         if token.negated:
             if pending_or:
-                raise QueryError("OR must stand between two words or phrases, not before a -")
+                raise QueryError(N_("OR must stand between two words or phrases, not before a -"))
             build.excluded.append(term)
             after_term = False
         elif pending_or:
@@ -325,9 +359,9 @@ def parse_query(text: str, *, now: float, tz: tzinfo = UTC) -> Query:
             build.groups.append([term])
             after_term = True
         if build.count() > MAX_TERMS:
-            raise QueryError(f"a query can have at most {MAX_TERMS} words and phrases")
+            raise QueryError(N_("a query can have at most {n} words and phrases"), n=MAX_TERMS)
     if pending_or:
-        raise QueryError("OR must stand between two words or phrases")
+        raise QueryError(OR_PLACE)
     query = Query(
         groups=tuple(tuple(g) for g in build.groups),
         excluded=tuple(build.excluded),
@@ -339,7 +373,9 @@ def parse_query(text: str, *, now: float, tz: tzinfo = UTC) -> Query:
     )
     filtered = query.feeds or query.topics or query.since is not None or query.until is not None
     if not (query.groups or query.excluded or filtered):
-        raise QueryError('nothing to search for: give a word, a "phrase" or a filter')
+        raise QueryError(N_('nothing to search for: give a word, a "phrase" or a filter'))
     if query.since is not None and query.until is not None and query.since >= query.until:
-        raise QueryError("since: must come before until:")
+        raise QueryError(
+            N_("{since} must come before {until}"), since=Syntax("since:"), until=Syntax("until:")
+        )
     return query

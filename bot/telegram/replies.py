@@ -10,7 +10,7 @@ Rules:
   part stays valid HTML. Telegram takes at most 4096 characters per message (API-NOTES §2.5).
 - Echoed user input is shortened first (:func:`echo`), so a 4 KB argument yields a short reply.
 - A parser's refusal is shown with :func:`reason_text`: a :class:`bot.i18n.Reason` in the chat's
-  language, its user text echoed and what to type in ``<code>``.
+  language, its user text echoed and what to type (and configured ids) in ``<code>``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 
 from bot.config import Config, Topic
-from bot.i18n import LANGUAGE_NAMES, N_, Given, Reason, Syntax, Tr
+from bot.i18n import LANGUAGE_NAMES, N_, Given, Names, Reason, Syntax, Tr
 from bot.route.render import ALSO_PUBLISHED_BY
 from bot.store.items import RecentMatch
 
@@ -85,6 +85,8 @@ def reason_text(exc: ValueError, tr: Tr) -> str:
             else:
                 items = tr.join(tr.value(code) for code in codes[:-1])
                 shown[key] = tr("{items} or {last}", items=items, last=codes[-1])
+        elif isinstance(value, Names):
+            shown[key] = tr.join(tr.value(f"<code>{esc(word)}</code>") for word in value.words)
         else:
             shown[key] = value
     return tr(exc.message, **shown)

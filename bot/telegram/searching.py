@@ -2,7 +2,9 @@
 
 Rules:
 - The query is read by the same grammar and engine as `vigil search`
-  (:mod:`bot.search.engine`); an unreadable one gets the reason, not an engine error.
+  (:mod:`bot.search.engine`); an unreadable one gets the reason, not an engine error, in the
+  chat's language (the :class:`bot.i18n.Reason` the parser raised; the user's text escaped and
+  cut short, :func:`bot.telegram.replies.reason_text`).
 - Buttons carry ``find:<search id>:<offset>`` (at most 28 bytes, Telegram allows 64; parsed by
   :func:`bot.telegram.keyboards.parse_press`); the query itself is stored in the ``searches``
   table for the chat that asked. Anyone can send any callback data (RELIABILITY F9), so a press
@@ -36,7 +38,7 @@ from bot.store.db import transaction
 from bot.telegram import keyboards
 from bot.telegram.host import Host
 from bot.telegram.keyboards import MAX_SEARCH_OFFSET, Press
-from bot.telegram.replies import also_published, echo, esc
+from bot.telegram.replies import also_published, echo, esc, reason_text
 from bot.telegram.request import Need
 
 PAGE = 5
@@ -192,14 +194,14 @@ async def cmd_search(req: SearchRequest) -> None:
     try:
         parse_query(req.args, now=req.now, tz=req.tz)
     except QueryError as exc:
-        await req.reply(tr(CANNOT_READ, reason=echo(str(exc), 300)))
+        await req.reply(tr(CANNOT_READ, reason=reason_text(exc, tr)))
         return
     with transaction(req.host.conn):
         search_id = archive.save_search(req.host.conn, req.chat, req.args, req.now)
     try:
         text, markup = _page(req, req.args, search_id, 0)
     except QueryError as exc:  # an unknown feed: or topic:
-        await req.reply(tr(CANNOT_READ, reason=echo(str(exc), 300)))
+        await req.reply(tr(CANNOT_READ, reason=reason_text(exc, tr)))
         return
     await req.reply(text, markup)
 
