@@ -86,7 +86,10 @@ def reason_text(exc: ValueError, tr: Tr) -> str:
                 items = tr.join(tr.value(code) for code in codes[:-1])
                 shown[key] = tr("{items} or {last}", items=items, last=codes[-1])
         elif isinstance(value, Names):
-            shown[key] = tr.join(tr.value(f"<code>{esc(word)}</code>") for word in value.words)
+            names = [f"<code>{esc(word)}</code>" for word in value.words]
+            shown[key] = (
+                tr.join(tr.value(name) for name in names) if len(names) > 1 else "".join(names)
+            )
         else:
             shown[key] = value
     return tr(exc.message, **shown)
