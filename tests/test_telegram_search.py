@@ -162,3 +162,67 @@ async def test_search_answers_in_french_and_arabic(tmp_path: Path, botapi: BotAp
         assert button_texts(page) == ["المزيد ‹"]
         none = await reply_to(botapi, "/search nowhere", **ar)
         assert none.text == "\u200fلا يوجد في الأرشيف ما يطابق \u2068<code>nowhere</code>\u2069."
+
+
+def iso(text: str) -> str:
+    """A value isolated inside a right-to-left sentence (FSI … PDI)."""
+    return f"\u2068{text}\u2069"
+
+
+BAD_QUERIES = (
+    "/search x feed:nope",
+    "/search OR torture",
+    "/search torture since:2026-02-30",
+    "/search <b>torture</b> feed:<i>x</i>",
+)
+SEARCH_REASONS = {
+    "fr": tuple(
+        "Impossible de lire cette recherche : " + reason
+        for reason in (
+            "source inconnue : <code>nope</code> ; les sources sont : "
+            "<code>icj</code>, <code>ohchr</code>",
+            "OR doit se trouver entre deux mots ou expressions",
+            "<code>since:2026-02-30</code> n’est pas une date qui existe",
+            "<code>feed:&lt;i&gt;x&lt;/i&gt;</code> n’est pas un identifiant de source "
+            "(voir /topics ou feeds.yaml)",
+        )
+    ),
+    "nl": tuple(
+        "Deze zoekopdracht is niet te lezen: " + reason
+        for reason in (
+            "onbekende bron <code>nope</code>; de bronnen zijn: <code>icj</code>, <code>ohchr</code>",
+            "OR moet tussen twee woorden of woordgroepen staan",
+            "<code>since:2026-02-30</code> is geen bestaande datum",
+            "<code>feed:&lt;i&gt;x&lt;/i&gt;</code> is geen bron-id (zie /topics of feeds.yaml)",
+        )
+    ),
+    "ar": tuple(
+        "\u200fتعذّرت قراءة هذا البحث: " + iso(reason)
+        for reason in (
+            "مصدر غير معروف: "
+            + iso("<code>nope</code>")
+            + "؛ المصادر هي: "
+            + iso(iso("<code>icj</code>") + "، " + iso("<code>ohchr</code>")),
+            "يجب أن تقع OR بين كلمتين أو عبارتين",
+            iso("<code>since:2026-02-30</code>") + " ليس تاريخًا صحيحًا",
+            iso("<code>feed:&lt;i&gt;x&lt;/i&gt;</code>")
+            + " ليس معرّف مصدر (راجع /topics أو feeds.yaml)",
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(SEARCH_REASONS))
+@pytest.mark.usefixtures("database")
+async def test_an_unreadable_search_gets_the_reason_in_the_chats_language(
+    tmp_path: Path, botapi: BotApiServer, lang: str
+) -> None:
+    """A French, Dutch or Arabic chat sending an unknown feed:, OR first, an impossible since:
+    date or markup gets the parser's reason in its language, the user's text escaped in <code>."""
+    host = make_host(tmp_path)
+    archive_statements(host, 1)
+    chat = {"language_code": lang, "user_id": 993, "chat_id": 993}
+    async with running(botapi, host):
+        replies = [await reply_to(botapi, text, **chat) for text in BAD_QUERIES]
+    assert tuple(reply.text for reply in replies) == SEARCH_REASONS[lang]
+    assert all(reply.parse_mode == "HTML" for reply in replies)
