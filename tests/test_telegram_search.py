@@ -190,7 +190,8 @@ SEARCH_REASONS = {
     "nl": tuple(
         "Deze zoekopdracht is niet te lezen: " + reason
         for reason in (
-            "onbekende bron <code>nope</code>; de bronnen zijn: <code>icj</code>, <code>ohchr</code>",
+            "onbekende bron <code>nope</code>; de bronnen zijn: "
+            "<code>icj</code>, <code>ohchr</code>",
             "OR moet tussen twee woorden of woordgroepen staan",
             "<code>since:2026-02-30</code> is geen bestaande datum",
             "<code>feed:&lt;i&gt;x&lt;/i&gt;</code> is geen bron-id (zie /topics of feeds.yaml)",
