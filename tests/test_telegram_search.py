@@ -82,12 +82,14 @@ async def test_search_pages_with_more_button(tmp_path: Path, botapi: BotApiServe
 async def test_search_explains_unreadable_and_empty(
     tmp_path: Path, botapi: BotApiServer, text: str, says: str
 ) -> None:
-    """Bad queries get the reason; no match shows what was looked for."""
+    """Bad queries get the reason and are not saved; no match shows what was looked for."""
     host = make_host(tmp_path)
     archive_statements(host, 1)
     async with running(botapi, host):
         reply = await reply_to(botapi, text)
+        saved = host.conn.execute("SELECT count(*) FROM searches").fetchone()[0]
     assert says in reply.params["text"]
+    assert saved == (0 if "Cannot read" in says or text == "/search" else 1)
 
 
 @pytest.mark.usefixtures("database")

@@ -30,7 +30,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.config import Config
 from bot.i18n import N_, Tr
-from bot.search.engine import Result, run_search
+from bot.search.engine import Result, check_names, run_search
 from bot.search.excerpt import to_html
 from bot.search.query import QueryError, parse_query
 from bot.store import archive
@@ -191,18 +191,14 @@ async def cmd_search(req: SearchRequest) -> None:
     if not req.args:
         await req.reply(usage_text(tr))
         return
-    try:
-        parse_query(req.args, now=req.now, tz=req.tz)
+    try:  # a query that cannot run (an unknown feed: or topic: too) is not saved
+        check_names(parse_query(req.args, now=req.now, tz=req.tz), req.config)
     except QueryError as exc:
         await req.reply(tr(CANNOT_READ, reason=reason_text(exc, tr)))
         return
     with transaction(req.host.conn):
         search_id = archive.save_search(req.host.conn, req.chat, req.args, req.now)
-    try:
-        text, markup = _page(req, req.args, search_id, 0)
-    except QueryError as exc:  # an unknown feed: or topic:
-        await req.reply(tr(CANNOT_READ, reason=reason_text(exc, tr)))
-        return
+    text, markup = _page(req, req.args, search_id, 0)
     await req.reply(text, markup)
 
 
