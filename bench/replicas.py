@@ -1,7 +1,8 @@
 """PostgreSQL against SQLite, and two replicas against one (issue 15).
 
 - **Backends**: the in-process cold and warm cycles of :mod:`bench.polling` (a ``Poller`` over
-  the ``Fetcher`` ``vigil once`` builds, every feed at once), once with the state in SQLite and
+  the ``Fetcher`` ``vigil once`` builds, every feed at once, claimed first as ``vigil once``
+  claims them: :func:`bot.pipeline.cycle.poll_feeds`), once with the state in SQLite and
   once in PostgreSQL, on the same feeds. PostgreSQL runs with its defaults (fsync, synchronous
   commit) in a cluster this bench starts from Debian's binaries (tests/servers/postgres.py);
   the figure is PostgreSQL's wall time over SQLite's: cold once each, warm the median of three
@@ -33,6 +34,8 @@ from bot.config import Config, load_config
 from bot.fetch import Fetcher
 from bot.model import Outcome
 from bot.pipeline import Poller, Runtime
+from bot.pipeline.cycle import poll_feeds
+from bot.pipeline.scheduler import lease_seconds
 from bot.service.app import fetch_policy
 from bot.store import feeds as feed_rows
 from bot.store.db import connect, transaction
@@ -50,12 +53,15 @@ async def _cycle(config: Config, state: Path, url: str | None) -> float:
             feed_rows.sync_feeds(conn, {f.id: f.url for f in config.feeds})
         started = time.perf_counter()
         async with Fetcher(fetch_policy(config)) as fetcher:
-            poller = Poller(conn, fetcher, lambda: runtime)
+            poller = Poller(conn, fetcher, lambda: runtime, owner="bench")
             try:
-                reports = await asyncio.gather(*(poller.poll(feed) for feed in config.feeds))
+                cycle = await poll_feeds(poller, config.feeds, lease=lease_seconds(config))
                 wall = time.perf_counter() - started
             finally:
                 poller.close()
+        reports = cycle.reports
+        if len(reports) != len(config.feeds):
+            raise RuntimeError(f"{len(reports)} of {len(config.feeds)} feeds polled")
         failed = [r for r in reports if r.outcome is Outcome.FAILED]
         if failed:
             raise RuntimeError(f"{len(failed)} feed(s) failed, e.g. {failed[0].error}")

@@ -33,20 +33,25 @@ def _feeds(conn: object, n: int) -> None:
         feed_rows.sync_feeds(conn, {f"f{i}": f"https://x.example/{i}" for i in range(n)})  # type: ignore[arg-type]
 
 
+def _claim_due(conn: object, owner: str, now: float, limit: int = 200) -> list[str]:
+    rows = feed_rows.claim_due(conn, owner, now=now, horizon=HORIZON, lease=60, limit=limit)  # type: ignore[arg-type]
+    return [r.feed_id for r in rows]
+
+
 def test_claims_split_feeds_between_replicas(pg_url: str) -> None:
     """A feed claimed by one replica is not claimed by another until its lease ends."""
     conn = connect_postgres(pg_url)
     _feeds(conn, 10)
-    first = feed_rows.claim_due(conn, "a", now=100.0, horizon=HORIZON, lease=60, limit=6)
-    second = feed_rows.claim_due(conn, "b", now=100.0, horizon=HORIZON, lease=60)
+    first = _claim_due(conn, "a", 100.0, limit=6)
+    second = _claim_due(conn, "b", 100.0)
     assert len(first) == 6 and len(second) == 4
     assert not set(first) & set(second)
-    assert feed_rows.claim_due(conn, "b", now=120.0, horizon=HORIZON, lease=60) == sorted(second)
+    assert _claim_due(conn, "b", 120.0) == sorted(second)
     # "a" died mid-poll: its leases run out and "b" takes its feeds.
-    taken = feed_rows.claim_due(conn, "b", now=161.0, horizon=HORIZON, lease=60)
+    taken = _claim_due(conn, "b", 161.0)
     assert set(first) <= set(taken)
     feed_rows.release(conn, first[0], "a")  # a late release from the dead owner changes nothing
-    assert feed_rows.claim_due(conn, "a", now=162.0, horizon=HORIZON, lease=60) == []
+    assert _claim_due(conn, "a", 162.0) == []
     conn.close()
 
 
@@ -56,9 +61,7 @@ def test_concurrent_claims_never_overlap(pg_url: str) -> None:
     _feeds(conns[0], 200)
 
     async def claim(i: int) -> list[str]:
-        return await asyncio.to_thread(
-            feed_rows.claim_due, conns[i], f"r{i}", now=1.0, horizon=HORIZON, lease=60, limit=80
-        )
+        return await asyncio.to_thread(_claim_due, conns[i], f"r{i}", 1.0, 80)
 
     async def main() -> list[list[str]]:
         return await asyncio.gather(*(claim(i) for i in range(4)))
@@ -74,8 +77,8 @@ def test_sqlite_claims_write_nothing(tmp_path: Path) -> None:
     """SQLite's one process needs no lease: claiming is reading the due feeds."""
     conn = connect(tmp_path)
     _feeds(conn, 3)
-    assert feed_rows.claim_due(conn, "a", now=1.0, horizon=HORIZON, lease=60) == ["f0", "f1", "f2"]
-    assert feed_rows.claim_due(conn, "b", now=1.0, horizon=HORIZON, lease=60) == ["f0", "f1", "f2"]
+    assert _claim_due(conn, "a", 1.0) == ["f0", "f1", "f2"]
+    assert _claim_due(conn, "b", 1.0) == ["f0", "f1", "f2"]
     leased = conn.execute("SELECT count(*) FROM feeds WHERE lease_owner IS NOT NULL").fetchone()
     assert leased[0] == 0
 

@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import contextlib
 import io
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.commands.output import json_line
-from bot.config import Config
+from bot.config import Config, Feed
 from bot.deliver.console import ConsoleSender, console_pacer
 from bot.deliver.limits import Pacer
 from bot.deliver.sender import Sender
@@ -19,9 +20,12 @@ from bot.deliver.worker import DeliveryWorker
 from bot.fetch import Fetcher
 from bot.model import Outcome
 from bot.pipeline import Poller, PollReport, Runtime
+from bot.pipeline.cycle import poll_feeds
+from bot.pipeline.scheduler import lease_seconds
 from bot.secrets import Secret
 from bot.service.app import api_url_from_env, fetch_policy, fulltext_stage
 from bot.store import feeds as feed_rows
+from bot.store import replicas
 from bot.store.db import Connection, connect, state_lock, transaction
 
 ONCE_DELIVERY_DEADLINE = 300.0
@@ -68,7 +72,7 @@ async def once(
 async def _once(
     config: Config,
     conn: Connection,
-    feeds: Sequence[object],
+    feeds: Sequence[Feed],
     token: Secret | None,
     args: argparse.Namespace,
 ) -> int:
@@ -78,13 +82,24 @@ async def _once(
             feed_rows.sync_feeds(conn, {f.id: f.url for f in config.feeds})
     stage, article_fetcher = fulltext_stage(conn, config, lambda: runtime)
     async with Fetcher(fetch_policy(config)) as fetcher, article_fetcher:
-        poller = Poller(conn, fetcher, lambda: runtime, fulltext=stage, fulltext_inline=True)
+        # Claims like a replica's (`vigil run` may be polling the same database right now).
+        owner = f"{replicas.replica_id()}/once-{os.getpid()}"
+        poller = Poller(
+            conn, fetcher, lambda: runtime, fulltext=stage, fulltext_inline=True, owner=owner
+        )
         try:
-            reports = await asyncio.gather(
-                *(poller.poll(feed, dry_run=args.dry_run) for feed in feeds)  # type: ignore[arg-type]
+            cycle = await poll_feeds(
+                poller, feeds, lease=lease_seconds(config), dry_run=args.dry_run
             )
         finally:
             poller.close()
+    reports = cycle.reports
+    for feed_id in cycle.busy:
+        print(
+            f"vigil once: feed {feed_id} is being polled by a running replica right now; "
+            "that poll counts, it was not polled twice",
+            file=sys.stderr,
+        )
     failed = [r for r in reports if r.outcome is Outcome.FAILED]
     for report in reports:
         if args.json:
@@ -101,7 +116,8 @@ async def _once(
         await _deliver(config, conn, token, quiet=args.json)
     summary = (
         f"{len(reports)} feed(s) polled, {len(failed)} failed, "
-        f"{sum(r.new_items for r in reports)} new item(s), "
+        + (f"{len(cycle.busy)} left to the replica polling them, " if cycle.busy else "")
+        + f"{sum(r.new_items for r in reports)} new item(s), "
         f"{sum(len(r.alerts) for r in reports)} alert(s)"
         + (" (dry run: nothing changed)" if args.dry_run else "")
     )

@@ -6,7 +6,8 @@ decides the items that wait for their page's text, which `reading` fetches and e
 `scheduler` runs the polls on APScheduler with jitter and concurrency limits; `schedule` is the
 pure arithmetic of intervals and back-off; `runtime` is the config in force with its compiled
 matchers; `report` is what a poll did; `digests` queues alerts as each chat receives them
-and builds the digests that are due; `copies` finds the earlier statement a new one copies.
+and builds the digests that are due; `copies` finds the earlier statement a new one copies;
+`cycle` polls many feeds at once under claims (`vigil once` beside running replicas).
 """
 
 from bot.pipeline.plan import statement_key

@@ -70,13 +70,18 @@ class Poller:
         on_queued: Callable[[], None] | None = None,
         fulltext: FullTextStage | None = None,
         fulltext_inline: bool = False,
+        owner: str | None = None,
     ) -> None:
         """``parse_workers`` and ``parse_processes``: see :class:`bot.sources.reader.FeedReader`.
 
         ``fulltext``: reads the pages of items waiting for their text after each poll of their
         feed — awaited when ``fulltext_inline`` (`vigil once`: a poll is a poll), else in the
         background so polling never waits for article fetching.
+
+        ``owner``: the name feeds are claimed under (`bot.store.feeds.claim_due`, `claim`); the
+        write that records a poll also ends its claim, so a poll costs no extra round trip.
         """
+        self.owner = owner
         self.fulltext = fulltext
         self.fulltext_inline = fulltext_inline
         self.conn = conn
@@ -89,9 +94,15 @@ class Poller:
     def close(self) -> None:
         self.reader.close()
 
-    async def poll(self, feed: Feed, *, dry_run: bool = False) -> PollReport:
-        """One conditional GET and everything after it. Never raises except on cancellation."""
-        report = await self._poll(feed, dry_run=dry_run)
+    async def poll(
+        self, feed: Feed, *, dry_run: bool = False, row: feed_rows.FeedRow | None = None
+    ) -> PollReport:
+        """One conditional GET and everything after it. Never raises except on cancellation.
+
+        ``row``: the feed's row as its claim returned it, so the poll does not read it again
+        (a round trip on PostgreSQL); None reads it.
+        """
+        report = await self._poll(feed, dry_run=dry_run, row=row)
         if self.fulltext is None or dry_run:
             return report
         if not self.fulltext_inline:
@@ -100,9 +111,12 @@ class Poller:
         alerts = await self.fulltext.run(feed)
         return dataclasses.replace(report, alerts=report.alerts + alerts) if alerts else report
 
-    async def _poll(self, feed: Feed, *, dry_run: bool) -> PollReport:
+    async def _poll(
+        self, feed: Feed, *, dry_run: bool, row: feed_rows.FeedRow | None
+    ) -> PollReport:
         rt = self.runtime()
-        row = feed_rows.get_feed(self.conn, feed.id)
+        if row is None:
+            row = feed_rows.get_feed(self.conn, feed.id)
         intake = await take_in(self.fetcher, self.reader, feed, row)
         interval = rt.config.feed_interval(feed)
         now = self.clock()
@@ -112,18 +126,20 @@ class Poller:
         if intake.error_kind is not None:
             message = intake.error or str(intake.error_kind)
             return self._failed(
-                feed, intake.error_kind, message, intake.result, interval, now, dry_run=dry_run
+                feed, intake.error_kind, message, intake.result, interval, now, row, dry_run=dry_run
             )
         if intake.parsed is None:
             kept = None if intake.forget_source else row  # forgetting reset its validators
             return self._unchanged(feed, intake.result, interval, now, dry_run=dry_run, row=kept)
         prepared: dict[str, Prepared] = {}
+        known: set[str] | None = None
         if not dry_run:
             items = intake.parsed.items
             known = item_rows.known_keys(self.conn, feed.id, [i.key for i in items])
             new = [item for item in items if item.key not in known]
             prepared = await asyncio.to_thread(prepare, new) if new else {}
-        return self._store(feed, intake, rt, interval, now, prepared, dry_run=dry_run)
+        # Only this poll (it holds the feed's claim) writes the feed's items and its row.
+        return self._store(feed, intake, rt, interval, now, prepared, row, known, dry_run=dry_run)
 
     def _unchanged(
         self,
@@ -151,6 +167,7 @@ class Poller:
                     etag=result.etag or (row.etag if row else None),
                     last_modified=result.last_modified or (row.last_modified if row else None),
                     baselined=bool(row and row.baselined),
+                    owner=self.owner,
                 )
         return PollReport(
             feed.id,
@@ -168,11 +185,11 @@ class Poller:
         result: FetchResult,
         interval: float,
         now: float,
+        row: feed_rows.FeedRow | None,
         *,
         dry_run: bool,
     ) -> PollReport:
         settings = self.runtime().config.settings
-        row = feed_rows.get_feed(self.conn, feed.id)
         errors = (row.consecutive_errors if row else 0) + 1
         next_at = next_after_failure(
             now,
@@ -185,7 +202,13 @@ class Poller:
         if not dry_run:
             with transaction(self.conn):
                 feed_rows.record_failure(
-                    self.conn, feed.id, now=now, next_poll_at=next_at, kind=kind, message=message
+                    self.conn,
+                    feed.id,
+                    now=now,
+                    next_poll_at=next_at,
+                    kind=kind,
+                    message=message,
+                    owner=self.owner,
                 )
         log.warning(
             "feed failed: %s",
@@ -210,23 +233,25 @@ class Poller:
         interval: float,
         now: float,
         prepared: dict[str, Prepared],
+        row: feed_rows.FeedRow | None,
+        known: set[str] | None,
         *,
         dry_run: bool,
     ) -> PollReport:
+        """`row` and `known`: the feed's row and its known item keys as read for this poll."""
         conn = self.conn
         result, parsed = intake.result, intake.parsed
         assert parsed is not None
-        row = feed_rows.get_feed(conn, feed.id)
         first_poll = not (row and row.baselined)
         rebaseline = bool(row and row.rebaseline)
-        keys = [item.key for item in parsed.items]
-        known = item_rows.known_keys(conn, feed.id, keys)
+        if known is None:
+            known = item_rows.known_keys(conn, feed.id, [item.key for item in parsed.items])
         fresh = dedupe_keys([item for item in parsed.items if item.key not in known])
         if parsed.kind == "page" and not (first_poll or rebaseline):
             moved = layout_change(parsed.items, fresh, item_rows.recent_links(conn, feed.id))
             if moved:
                 kind = ErrorKind.LAYOUT_CHANGED
-                return self._failed(feed, kind, moved, result, interval, now, dry_run=dry_run)
+                return self._failed(feed, kind, moved, result, interval, now, row, dry_run=dry_run)
         links = {item.key: normalize_link(item.link) for item in fresh if item.link}
         churned = item_rows.known_links(conn, feed.id, list(set(links.values())))
         may_alert = eligible(fresh, first_poll, rt.config, links, churned, rebaseline=rebaseline)
@@ -310,6 +335,7 @@ class Poller:
                     body_hash=intake.body_hash,
                     source_url=intake.source_url,
                     read=True,
+                    owner=self.owner,
                 )
             if queued and self.on_queued is not None:
                 self.on_queued()

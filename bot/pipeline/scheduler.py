@@ -15,9 +15,11 @@ minute, not every second.
 
 Several replicas on one PostgreSQL share the feeds: each tick *claims* the due feeds for this
 replica (`owner`) with a lease (`feeds.claim_due`, SKIP LOCKED), so each poll happens once across
-the replicas; in-flight feeds are claimed again each tick, which renews their lease, and a
-finished poll releases it. A replica killed mid-poll leaves leases that expire after
-`lease_seconds`, and another replica polls those feeds then. On SQLite the state lock makes the
+the replicas; in-flight feeds are claimed again each tick, which renews their lease, and the write
+that records a finished poll ends it (the poller carries the same owner; a poll that failed to
+record releases it apart). The claim returns the feed rows, so a poll does not read its row.
+A replica killed mid-poll leaves leases that expire after `lease_seconds`, and another replica
+polls those feeds then. On SQLite the state lock makes the
 one process the only poller: the same calls, and the store writes no lease.
 """
 
@@ -195,7 +197,8 @@ class PollScheduler:
         claimed = feed_rows.claim_due(
             self.conn, self.owner, now=now, horizon=horizon, lease=lease_seconds(config)
         )
-        for feed_id in claimed:
+        for row in claimed:
+            feed_id = row.feed_id
             feed = by_id.get(feed_id)
             if feed is None:  # not in this replica's feeds.yaml: leave it to the others
                 feed_rows.release(self.conn, feed_id, self.owner)
@@ -204,12 +207,16 @@ class PollScheduler:
                 continue
             if self._not_before.get(feed_id, 0.0) > time.monotonic():
                 continue
-            task = asyncio.create_task(self._poll(feed), name=f"poll:{feed_id}")
+            task = asyncio.create_task(self._poll(feed, row), name=f"poll:{feed_id}")
             self._in_flight[feed_id] = task
 
-    async def _poll(self, feed: Feed) -> None:
+    async def _poll(self, feed: Feed, row: feed_rows.FeedRow) -> None:
+        recorded = False
         try:
-            report = await self.poller.poll(feed)
+            # The poller was built with this scheduler's owner: the write that records the
+            # poll also ends the claim, so a finished poll needs no separate release.
+            report = await self.poller.poll(feed, row=row)
+            recorded = self.poller.owner == self.owner
             if self.on_report is not None:
                 self.on_report(report)
         except asyncio.CancelledError:
@@ -225,5 +232,6 @@ class PollScheduler:
                     feed_rows.reschedule(self.conn, feed.id, self.clock() + min(interval, 300))
         finally:
             self._in_flight.pop(feed.id, None)
-            with contextlib.suppress(DatabaseError), transaction(self.conn):
-                feed_rows.release(self.conn, feed.id, self.owner)
+            if not recorded:
+                with contextlib.suppress(DatabaseError), transaction(self.conn):
+                    feed_rows.release(self.conn, feed.id, self.owner)

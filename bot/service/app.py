@@ -239,13 +239,21 @@ async def _run_locked(options: Options, config: Config) -> int:
         on_queued=worker.wake,
         on_outcome=metrics.observe_article,
     )
-    poller = Poller(conn, fetcher, lambda: holder[0].runtime, on_queued=worker.wake, fulltext=stage)
+    owner = replicas.replica_id()
+    poller = Poller(
+        conn,
+        fetcher,
+        lambda: holder[0].runtime,
+        on_queued=worker.wake,
+        fulltext=stage,
+        owner=owner,
+    )
     scheduler = PollScheduler(
         conn,
         poller,
         lambda: holder[0].runtime,
         on_report=metrics.observe_poll,
-        owner=replicas.replica_id(),
+        owner=owner,
         leading=lambda: holder[0].coordinator is not None and holder[0].coordinator.leading,
     )
     service = Service(

@@ -7,11 +7,14 @@ restart keeps it. Rows are keyed by the feed id of feeds.yaml; a changed URL res
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.model import ErrorKind
 from bot.store.backend import Connection
+
+_CHUNK = 500  # feed ids per claim statement, well under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,27 +103,60 @@ def due_feeds(conn: Connection, now: float, horizon: float) -> list[str]:
 
 def claim_due(
     conn: Connection, owner: str, *, now: float, horizon: float, lease: float, limit: int = 200
-) -> list[str]:
-    """Claims due feeds for `owner` until `now + lease`; returns the ids claimed.
+) -> list[FeedRow]:
+    """Claims due feeds for `owner` until `now + lease`; returns their rows, soonest due first.
 
     Due as in `due_feeds`; a feed leased by another owner is skipped until its lease ends (the
     owner died mid-poll, or is still polling). On PostgreSQL the rows are locked with SKIP LOCKED,
     so replicas claiming at the same moment never wait for, nor take, each other's feeds. One
-    statement: atomic without a transaction. On SQLite the state lock already makes this process
-    the only poller, so nothing is written: a full disk or a locked file fails the poll's own
-    write, as it always did (RELIABILITY D5, D6).
+    statement for the whole batch, atomic without a transaction, and it returns the rows the
+    polls need (validators, counters), so a poll does not read its row again. On SQLite the
+    state lock already makes this process the only poller, so nothing is written: a full disk or
+    a locked file fails the poll's own write, as it always did (RELIABILITY D5, D6).
     """
     if conn.dialect != "postgresql":
-        return due_feeds(conn, now, horizon)
+        rows = conn.execute(
+            "SELECT * FROM feeds WHERE next_poll_at <= ? OR next_poll_at > ? "
+            "ORDER BY next_poll_at, feed_id",
+            (now, now + horizon),
+        )
+        return [_row(r) for r in rows]
     query = (
         "UPDATE feeds SET lease_owner = ?, lease_until = ? WHERE feed_id IN (SELECT feed_id "
         "FROM feeds WHERE (next_poll_at <= ? OR next_poll_at > ?) AND (lease_until IS NULL OR "
         "lease_until < ? OR lease_owner = ?) ORDER BY next_poll_at LIMIT ? "
-        "FOR UPDATE SKIP LOCKED) RETURNING feed_id, next_poll_at"
+        "FOR UPDATE SKIP LOCKED) RETURNING *"
     )
     params = (owner, now + lease, now, now + horizon, now, owner, limit)
-    rows = conn.execute(query, params).fetchall()
-    return [r[0] for r in sorted(rows, key=lambda r: (r[1], r[0]))]
+    claimed = [_row(r) for r in conn.execute(query, params).fetchall()]
+    return sorted(claimed, key=lambda r: (r.next_poll_at, r.feed_id))
+
+
+def claim(
+    conn: Connection, owner: str, feed_ids: Sequence[str], *, now: float, lease: float
+) -> list[FeedRow]:
+    """Claims the named feeds for `owner` whether due or not (`vigil once`); returns their rows.
+
+    A feed another owner holds a live lease on (a replica polling it right now) is left out: that
+    poll is this one, so each poll still happens once. One statement per 500 feeds, SKIP LOCKED
+    as in `claim_due`. On SQLite (one process) it reads the rows and writes nothing.
+    """
+    claimed: list[FeedRow] = []
+    for start in range(0, len(feed_ids), _CHUNK):
+        chunk = list(feed_ids[start : start + _CHUNK])
+        marks = ",".join("?" * len(chunk))
+        if conn.dialect != "postgresql":
+            query = f"SELECT * FROM feeds WHERE feed_id IN ({marks})"  # noqa: S608
+            claimed += [_row(r) for r in conn.execute(query, chunk)]
+            continue
+        query = (
+            "UPDATE feeds SET lease_owner = ?, lease_until = ? WHERE feed_id IN (SELECT feed_id "  # noqa: S608
+            f"FROM feeds WHERE feed_id IN ({marks}) AND (lease_until IS NULL OR lease_until < ? "
+            "OR lease_owner = ?) FOR UPDATE SKIP LOCKED) RETURNING *"
+        )
+        params = (owner, now + lease, *chunk, now, owner)
+        claimed += [_row(r) for r in conn.execute(query, params).fetchall()]
+    return claimed
 
 
 def release(conn: Connection, feed_id: str, owner: str) -> None:
@@ -131,6 +167,15 @@ def release(conn: Connection, feed_id: str, owner: str) -> None:
         "UPDATE feeds SET lease_owner = NULL, lease_until = NULL "
         "WHERE feed_id = ? AND lease_owner = ?",
         (feed_id, owner),
+    )
+
+
+def release_all(conn: Connection, owner: str) -> None:
+    """Ends every lease `owner` still holds (the end of a `vigil once`)."""
+    if conn.dialect != "postgresql":
+        return
+    conn.execute(
+        "UPDATE feeds SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", (owner,)
     )
 
 
@@ -149,10 +194,14 @@ def record_success(
     body_hash: str | None = None,
     source_url: str | None = None,
     read: bool = False,
+    owner: str | None = None,
 ) -> None:
     """A good poll; ``read`` (the body was read into items) also ends a pending re-baseline.
 
-    ``body_hash`` and ``source_url`` replace the stored ones only when given.
+    ``body_hash`` and ``source_url`` replace the stored ones only when given. ``owner``: the
+    claim this poll ran under ends in the same statement (`release` without a round trip); None
+    leaves any lease as it is. The CASEs read the row as it was before the statement, on SQLite
+    and PostgreSQL alike.
     """
     conn.execute(
         "UPDATE feeds SET etag = ?, last_modified = ?, title = coalesce(?, title), "
@@ -160,8 +209,9 @@ def record_success(
         "last_poll_at = ?, last_success_at = ?, "
         "consecutive_errors = 0, polls = polls + 1, items_seen = items_seen + ?, "
         "alerts_queued = alerts_queued + ?, body_hash = coalesce(?, body_hash), "
-        "source_url = coalesce(?, source_url), rebaseline = rebaseline * (1 - ?) "
-        "WHERE feed_id = ?",
+        "source_url = coalesce(?, source_url), rebaseline = rebaseline * (1 - ?), "
+        "lease_until = CASE WHEN lease_owner = ? THEN NULL ELSE lease_until END, "
+        "lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END WHERE feed_id = ?",
         (
             etag,
             last_modified,
@@ -175,6 +225,8 @@ def record_success(
             body_hash,
             source_url,
             int(read),
+            owner,
+            owner,
             feed_id,
         ),
     )
@@ -204,13 +256,17 @@ def record_failure(
     next_poll_at: float,
     kind: ErrorKind,
     message: str,
+    owner: str | None = None,
 ) -> int:
-    """Counts a failed poll; returns the new number of consecutive errors."""
+    """Counts a failed poll; returns the new number of consecutive errors. ``owner``: as in
+    `record_success`."""
     conn.execute(
         "UPDATE feeds SET next_poll_at = ?, last_poll_at = ?, last_error_at = ?, "
         "last_error_kind = ?, last_error = ?, consecutive_errors = consecutive_errors + 1, "
-        "polls = polls + 1, failures = failures + 1 WHERE feed_id = ?",
-        (next_poll_at, now, now, str(kind), message[:500], feed_id),
+        "polls = polls + 1, failures = failures + 1, "
+        "lease_until = CASE WHEN lease_owner = ? THEN NULL ELSE lease_until END, "
+        "lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END WHERE feed_id = ?",
+        (next_poll_at, now, now, str(kind), message[:500], owner, owner, feed_id),
     )
     row = conn.execute(
         "SELECT consecutive_errors FROM feeds WHERE feed_id = ?", (feed_id,)
