@@ -293,15 +293,17 @@ class Poller:
         queued = 0
         if not dry_run:
             with transaction(conn):
+                ids = item_rows.insert_items(
+                    conn,
+                    feed.id,
+                    [
+                        item_rows.NewItem(item, links.get(item.key), topics_of.get(item.key, ()))
+                        for item in fresh
+                    ],
+                    now=now,
+                )
                 for item in fresh:
-                    item_id = item_rows.insert_item(
-                        conn,
-                        feed.id,
-                        item,
-                        link_key=links.get(item.key),
-                        topics=topics_of.get(item.key, ()),
-                        now=now,
-                    )
+                    item_id = ids.get(item.key)
                     if item_id is not None:
                         ready = prepared.get(item.key)
                         indexed = (ready.title_index, ready.body_index) if ready else None

@@ -8,6 +8,7 @@ Rules:
   subclasses of the matching sqlite3 class, so one `except DatabaseError` covers both.
 - The schema version lives in `PRAGMA user_version` on SQLite and in the `vigil_schema` table on
   PostgreSQL; `schema_version`, `set_schema_version` and `user_tables` hide which.
+- `batch()` groups reads that do not depend on each other (one round trip on PostgreSQL).
 - `dialect` says which database it is, for the rare statement that must differ; `where` names
   it for messages (a path, or a URL with the password replaced by `***`).
 """
@@ -15,6 +16,7 @@ Rules:
 from __future__ import annotations
 
 import abc
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
@@ -71,6 +73,11 @@ class Connection(abc.ABC):
     def lock_schema(self) -> None:
         """Inside a transaction: waits until no other process is migrating this database."""
 
+    @abc.abstractmethod
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Reads issued together: on PostgreSQL the statements executed inside go out at once
+        when the first result is read (one round trip for all)."""
+
 
 class SqliteConnection(Connection):
     """sqlite3 itself: statements go through untouched."""
@@ -105,3 +112,7 @@ class SqliteConnection(Connection):
 
     def lock_schema(self) -> None:
         """Nothing to do: SQLite serialises writers on the database file itself."""
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Nothing to group: every statement is a call into this process."""
+        return contextlib.nullcontext()

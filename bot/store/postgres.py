@@ -7,6 +7,7 @@ Rules:
   frequent ones itself.
 - Values read back look like SQLite's: a sum (PostgreSQL `numeric`) is an int or a float, not a
   Decimal; a Python bool is written as 0/1, as sqlite3 does.
+- `batch()` sends independent reads together outside a transaction (one round trip).
 - A transaction is sent in pipeline mode: statements are queued and go out together when a
   result is read or at COMMIT (a poll's BEGIN, UPDATE, COMMIT: one round trip). An error is
   raised where the answers are read, still inside the transaction, which then rolls back.
@@ -307,6 +308,21 @@ class PgConnection(Connection):
             with self.errors():
                 raise error
         return PgCursor(None, self)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Outside a transaction: a pipeline without BEGIN, each statement its own transaction;
+        the first result read sends them all (inside a transaction they are pipelined anyway)."""
+        if self._in_tx or self._pipe is not None:
+            yield
+            return
+        raw = self._ensure_open()
+        with self.errors(), raw.pipeline() as pipe:
+            self._pipe = pipe
+            try:
+                yield
+            finally:
+                self._pipe = None
 
     def sync(self) -> None:
         """Sends what the pipeline holds and waits for every answer."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.store.backend import Connection
 
@@ -148,12 +149,18 @@ def tracks_of(conn: Connection, chat_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+_TRACKS = (
+    "SELECT tracks.chat_id, phrase FROM tracks LEFT JOIN chats USING (chat_id) "
+    "WHERE coalesce(chats.active, 1) = 1 ORDER BY tracks.chat_id, tracks.created_at"
+)
+
+
 def all_tracks(conn: Connection) -> dict[str, tuple[str, ...]]:
+    return _tracks(conn.execute(_TRACKS).fetchall())
+
+
+def _tracks(rows: list[Any]) -> dict[str, tuple[str, ...]]:
     out: dict[str, list[str]] = {}
-    rows = conn.execute(
-        "SELECT tracks.chat_id, phrase FROM tracks LEFT JOIN chats USING (chat_id) "
-        "WHERE coalesce(chats.active, 1) = 1 ORDER BY tracks.chat_id, tracks.created_at"
-    )
     for chat_id, phrase in rows:
         out.setdefault(chat_id, []).append(phrase)
     return {k: tuple(v) for k, v in out.items()}
@@ -198,39 +205,40 @@ def move_chat(conn: Connection, old_chat_id: str, new_chat_id: str) -> None:
 
 
 def load_audience(conn: Connection, now: float) -> Audience:
+    """Who receives what right now; its five reads go out together (`Connection.batch`)."""
     subscribers: dict[str, set[str]] = {}
     threads: dict[tuple[str, str], int] = {}
-    rows = conn.execute(
-        "SELECT s.topic_id, s.chat_id, s.thread_id FROM subscriptions s "
-        "LEFT JOIN chats c USING (chat_id) WHERE coalesce(c.active, 1) = 1"
-    )
-    for topic_id, chat_id, thread_id in rows:
-        subscribers.setdefault(topic_id, set()).add(chat_id)
-        if thread_id is not None:
-            threads[(chat_id, topic_id)] = int(thread_id)
-    track_threads = {
-        str(chat): int(thread)
-        for chat, thread in conn.execute(
+    with conn.batch():
+        rows = conn.execute(
+            "SELECT s.topic_id, s.chat_id, s.thread_id FROM subscriptions s "
+            "LEFT JOIN chats c USING (chat_id) WHERE coalesce(c.active, 1) = 1"
+        )
+        thread_rows = conn.execute(
             "SELECT chat_id, max(thread_id) FROM tracks WHERE thread_id IS NOT NULL "
             "GROUP BY chat_id"
         )
-    }
-    prefs = {
-        str(chat): ChatPrefs(lang, bool(preview), bool(silent))
-        for chat, lang, preview, silent in conn.execute(
+        pref_rows = conn.execute(
             "SELECT chat_id, lang, preview, silent FROM chats WHERE active = 1 "
             "AND (lang IS NOT NULL OR preview != 0 OR silent != 0)"
         )
-    }
-    muted = frozenset(
-        r[0]
-        for r in conn.execute(
+        muted_rows = conn.execute(
             "SELECT chat_id FROM chats WHERE muted_until IS NOT NULL AND muted_until > ?", (now,)
         )
-    )
+        track_rows = conn.execute(_TRACKS)
+        for topic_id, chat_id, thread_id in rows.fetchall():
+            subscribers.setdefault(topic_id, set()).add(chat_id)
+            if thread_id is not None:
+                threads[(chat_id, topic_id)] = int(thread_id)
+        track_threads = {str(chat): int(thread) for chat, thread in thread_rows.fetchall()}
+        prefs = {
+            str(chat): ChatPrefs(lang, bool(preview), bool(silent))
+            for chat, lang, preview, silent in pref_rows.fetchall()
+        }
+        muted = frozenset(r[0] for r in muted_rows.fetchall())
+        tracks = _tracks(track_rows.fetchall())
     return Audience(
         subscribers={k: frozenset(v) for k, v in subscribers.items()},
-        tracks=all_tracks(conn),
+        tracks=tracks,
         muted=muted,
         prefs=prefs,
         threads=threads,
