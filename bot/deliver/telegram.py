@@ -11,6 +11,10 @@ Traps handled here (API-NOTES §1, §2.4): `BadRequest` and `TimedOut` are subcl
 case-insensitively; a read timeout after the request was written is ambiguous (it may have
 been delivered), while connect and pool timeouts mean nothing was sent. An HTML entity error is
 answered by resending once as plain text; "message is too long" by a truncated plain resend.
+
+Several replicas: every request of the bot passes the `gate` given to `make_bot` first (the
+leader's check that it still leads, `bot.service.ha.LeaderGate`); a replica that lost the lead
+gets `NotLeader` (a `NetworkError`: retried later, by whoever leads then) and sends nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 from telegram import Bot, LinkPreviewOptions, Message
@@ -59,9 +65,31 @@ def api_urls(root: str) -> tuple[str, str]:
     return f"{root}/bot", f"{root}/file/bot"
 
 
-def make_bot(token: Secret, api_url: str, *, pool_size: int = 16) -> Bot:
+class NotLeader(NetworkError):
+    """This replica no longer leads: the request was not sent."""
+
+
+Gate = Callable[[], Awaitable[None]]
+
+
+class GatedRequest(HTTPXRequest):
+    """HTTPXRequest that awaits `gate` before each request; the gate raises to stop it."""
+
+    def __init__(self, gate: Gate | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gate = gate
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        if self.gate is not None:
+            await self.gate()
+        return await super().do_request(*args, **kwargs)
+
+
+def make_bot(token: Secret, api_url: str, *, pool_size: int = 16, gate: Gate | None = None) -> Bot:
+    """The bot; `gate`, when given, is awaited before every request (see the module docstring)."""
     base_url, base_file_url = api_urls(api_url)
-    request = HTTPXRequest(
+    request = GatedRequest(
+        gate,
         connection_pool_size=pool_size,
         connect_timeout=5.0,
         read_timeout=10.0,
@@ -75,8 +103,8 @@ def make_bot(token: Secret, api_url: str, *, pool_size: int = 16) -> Bot:
         base_url=base_url,
         base_file_url=base_file_url,
         request=request,
-        get_updates_request=HTTPXRequest(
-            connection_pool_size=1, read_timeout=20.0, httpx_kwargs={"trust_env": False}
+        get_updates_request=GatedRequest(
+            gate, connection_pool_size=1, read_timeout=20.0, httpx_kwargs={"trust_env": False}
         ),
     )
 

@@ -38,7 +38,7 @@ from bot.pipeline.reading import ACCEPT as ARTICLE_ACCEPT
 from bot.pipeline.reading import ArticleReader
 from bot.pipeline.scheduler import PollScheduler
 from bot.secrets import Secret
-from bot.service.ha import Coordinator, config_digest
+from bot.service.ha import Coordinator, LeaderGate, config_digest
 from bot.service.http import HttpListener, address_from_env, start_listener
 from bot.service.metrics import Metrics
 from bot.store import replicas
@@ -220,13 +220,14 @@ async def _run_locked(options: Options, config: Config) -> int:
     fetcher = Fetcher(fetch_policy(config))
     sender: Sender
     bot = None
+    gate = LeaderGate()  # every Telegram request checks this replica still leads
     if options.token is None:
         sender = ConsoleSender()
         log.info("no TELEGRAM_BOT_TOKEN: alerts are printed to the terminal")
     else:
         from bot.deliver.telegram import TelegramSender, make_bot
 
-        bot = make_bot(options.token, options.api_url)
+        bot = make_bot(options.token, options.api_url, gate=gate)
         sender = TelegramSender(bot)
     pacer = console_pacer() if bot is None else Pacer(config.telegram.rate_per_second)
     worker = DeliveryWorker(conn, sender, pacer)
@@ -276,9 +277,10 @@ async def _run_locked(options: Options, config: Config) -> int:
     listener: HttpListener | None = None
     tasks: list[asyncio.Task[None]] = []
     duties = LeaderDuties(service, bot, pacer, metrics)
+    gate.lock = replicas.leadership_for(conn, replicas.replica_id())
     service.coordinator = Coordinator(
         conn,
-        replicas.leadership_for(conn, replicas.replica_id()),
+        gate.lock,
         replicas.replica_id(),
         lambda: config_digest(service.runtime.config),
         lead=duties.start,

@@ -9,6 +9,13 @@ Rules:
   connection sets TCP keepalives on both sides, so a vanished machine is noticed within about
   eleven seconds (5 s idle, then 3 probes 2 s apart). `Leadership.check` asks the session each
   tick; any error means the lock is lost.
+- A frozen leader (SIGSTOP, a VM paused, a machine whose kernel still answers TCP) keeps its
+  session and so the lock. `holder` names the session holding it (its backend pid and
+  application name, `vigil-leader <id>`), and `depose` ends that session with
+  `pg_terminate_backend` (the replicas share one database role, which may signal its own
+  sessions); `bot.service.ha` decides when: the holder's heartbeat stood still too long.
+- `confirmed_at` (monotonic) is when the lock was last seen held, for the gate in front of
+  Telegram: a process that was frozen finds it old and asks again before sending anything.
 - A replica whose feeds.yaml differs from the one the leader runs (`runtime.leader_config`)
   refuses to lead while a live replica still runs that file; once none does, the new file
   wins (a rolling update of every replica).
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,10 +145,11 @@ class Leadership:
 
     def __init__(self, url: str, name: str = "") -> None:
         self.url = url
-        self.name = f"vigil-leader {name}".strip()[:63]  # pg_stat_activity shows who holds it
+        self.name = lock_name(name)  # pg_stat_activity shows who holds it
         self._conn: psycopg.Connection[Any] | None = None
         self.held = False
         self.last_error = ""
+        self.confirmed_at = 0.0
 
     def _session(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -164,6 +173,8 @@ class Leadership:
                     (LEADER_SEED,),
                 ).fetchone()
                 self.held = bool(row and row[0])
+                if self.held:
+                    self.confirmed_at = time.monotonic()
             else:
                 self.held = self.check()
         except psycopg.Error as exc:
@@ -176,9 +187,31 @@ class Leadership:
             return False
         try:
             self._conn.execute("SELECT 1").fetchone()
+            self.confirmed_at = time.monotonic()
         except psycopg.Error as exc:
             self._lost(exc)
         return self.held
+
+    def holder(self) -> tuple[int, str] | None:
+        """(backend pid, application name) of the session holding the leader lock, or None."""
+        try:
+            row = self._session().execute(_HOLDER, (LEADER_SEED,)).fetchone()
+        except psycopg.Error as exc:
+            self._lost(exc)
+            return None
+        return (int(row[0]), str(row[1] or "")) if row else None
+
+    def depose(self, pid: int) -> bool:
+        """Ends the session `pid` (a frozen leader's), waiting up to 5 s for it to go, so its
+        lock is free when this returns True."""
+        try:
+            row = (
+                self._session().execute("SELECT pg_terminate_backend(%s, 5000)", (pid,)).fetchone()
+            )
+        except psycopg.Error as exc:
+            self.last_error = redact(" ".join(str(exc).split()), self.url)
+            return False
+        return bool(row and row[0])
 
     def _lost(self, exc: psycopg.Error) -> None:
         self.held = False
@@ -204,6 +237,13 @@ class SoloLeadership:
     held = True
     last_error = ""
     grace = 0.0
+    confirmed_at = float("inf")  # never needs asking again
+
+    def holder(self) -> tuple[int, str] | None:
+        return None
+
+    def depose(self, pid: int) -> bool:
+        return False
 
     def acquire(self) -> bool:
         return True
@@ -213,6 +253,23 @@ class SoloLeadership:
 
     def release(self) -> None:
         return None
+
+
+# The advisory lock of a bigint key shows in pg_locks as classid (high 32 bits), objid (low 32
+# bits) and objsubid 1.
+_HOLDER = (
+    "WITH k AS (SELECT hashtextextended(current_database() || '.' || current_schema(), %s) "
+    "AS key) SELECT l.pid, a.application_name FROM k, pg_locks l "
+    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND l.objsubid = 1 AND l.classid::bigint = (k.key >> 32) & 4294967295 "
+    "AND l.objid::bigint = k.key & 4294967295"
+)
+
+
+def lock_name(rid: str) -> str:
+    """The application name a replica's lock session carries (PostgreSQL keeps 63 bytes)."""
+    return f"vigil-leader {rid}".strip()[:63]
 
 
 def leadership_for(conn: Connection, name: str = "") -> Leadership | SoloLeadership:
