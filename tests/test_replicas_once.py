@@ -99,7 +99,7 @@ def test_once_leaves_a_feed_a_replica_is_polling(
         conn.close()
 
 
-@pytest.mark.slow  # waits on a slow answer (10-15 s): in `make test`, not the edit-test loop
+@pytest.mark.slow  # waits on a 20 s answer: in `make test`, not the edit-test loop
 def test_once_beside_vigil_run_polls_each_feed_once(
     tmp_path: Path, vigil_env: dict[str, str], pg_url: str
 ) -> None:
@@ -110,8 +110,12 @@ def test_once_beside_vigil_run_polls_each_feed_once(
         feeds.set("/fast.xml", rss([OLD]))
         config = write(
             tmp_path / "feeds.yaml",
-            make_config({"slow": feeds.url("/slow.xml"), "fast": feeds.url("/fast.xml")}),
+            # A fetch timeout past the answer's delay: the replica's poll lasts the whole 20 s.
+            make_config({"slow": feeds.url("/slow.xml"), "fast": feeds.url("/fast.xml")}).replace(
+                "timeout: 5s", "timeout: 30s"
+            ),
         )
+        assert "timeout: 30s" in config.read_text()
         env = {**vigil_env, "VIGIL_DATABASE_URL": pg_url}
         assert _once(config, env).returncode == 0  # baseline; the replica then waits its interval
         feeds.set("/slow.xml", rss([OLD]), delay=20.0)
