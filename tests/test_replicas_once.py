@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from bot.store import feeds as feed_rows
+from bot.store import replicas
 from bot.store.db import connect_postgres, transaction
 from tests.conftest import make_config, vigil_cmd
 from tests.servers.feeds import FeedServerThread, rss
@@ -72,7 +73,8 @@ def test_once_leaves_a_feed_a_replica_is_polling(
     tmp_path: Path, vigil_env: dict[str, str], pg_url: str
 ) -> None:
     """A feed under a replica's live claim is not polled by `vigil once` (that poll is the one
-    poll), the others are; once it is free again `vigil once` polls it; no claim outlives it."""
+    poll), the others are; once it is free again `vigil once` polls it; no claim outlives it.
+    A live leader sends the outbox, so `vigil once` leaves sending to it."""
     with FeedServerThread() as feeds:
         feeds.set("/a.xml", rss([OLD]))
         feeds.set("/b.xml", rss([OLD]))
@@ -85,12 +87,19 @@ def test_once_leaves_a_feed_a_replica_is_polling(
         assert len(feeds.requests_for("/a.xml")) == len(feeds.requests_for("/b.xml")) == 1
         conn = connect_postgres(pg_url)
         feed_rows.claim(conn, "replica-x", ["a"], now=time.time(), lease=600)  # polling it now
+        with transaction(conn):  # and leading: it sends the outbox, `vigil once` must not too
+            replicas.beat(
+                conn, "replica-x", now=time.time(), started_at=1.0, leader=True, config_hash="h"
+            )
         done = _once(config, env)
         assert done.returncode == 0, done.stderr
         assert len(feeds.requests_for("/a.xml")) == 1  # left to the replica
         assert len(feeds.requests_for("/b.xml")) == 2
         assert "feed a is being polled by a running replica" in done.stderr
         assert "1 left to the replica polling them" in done.stderr
+        assert (
+            "replica replica-x leads and sends the queued alerts; not sending here" in done.stderr
+        )
         assert _leases(pg_url) == {"a": "replica-x"}  # its own claims released, not others'
         feed_rows.release(conn, "a", "replica-x")
         assert _once(config, env).returncode == 0

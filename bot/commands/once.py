@@ -8,6 +8,7 @@ import contextlib
 import io
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from bot.secrets import Secret
 from bot.service.app import api_url_from_env, fetch_policy, fulltext_stage
 from bot.store import feeds as feed_rows
 from bot.store import replicas
-from bot.store.db import Connection, connect, state_lock, transaction
+from bot.store.db import Connection, DatabaseError, connect, state_lock, transaction
 
 ONCE_DELIVERY_DEADLINE = 300.0
 
@@ -112,7 +113,13 @@ async def _once(
             f"vigil once: feed {report.feed_id} failed: {report.error_kind}: {report.error}",
             file=sys.stderr,
         )
-    if not args.dry_run:
+    leader = _live_leader(conn)
+    if leader is not None and not args.dry_run:
+        print(
+            f"vigil once: replica {leader} leads and sends the queued alerts; not sending here",
+            file=sys.stderr,
+        )
+    elif not args.dry_run:
         await _deliver(config, conn, token, quiet=args.json)
     summary = (
         f"{len(reports)} feed(s) polled, {len(failed)} failed, "
@@ -123,6 +130,21 @@ async def _once(
     )
     print(summary, file=sys.stderr)
     return 1 if failed else 0
+
+
+def _live_leader(conn: Connection) -> str | None:
+    """The replica that leads on this database now, if any: two senders could send a row twice
+    (SQLite: none, the state lock keeps `vigil run` away while this runs)."""
+    if conn.dialect != "postgresql":
+        return None
+    now = time.time()
+    try:
+        rows = replicas.all_replicas(conn)
+    except DatabaseError:
+        return None
+    return next(
+        (r.replica_id for r in rows if r.leader and now - r.heartbeat <= replicas.ALIVE), None
+    )
 
 
 async def _deliver(config: Config, conn: Connection, token: Secret | None, *, quiet: bool) -> None:
