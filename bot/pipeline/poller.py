@@ -1,6 +1,8 @@
 """Poll one feed: the orchestrator that composes fetch → parse → match → store → route → render.
 
 Stages never call each other; this module passes values between them. Its rules:
+- An unchanged poll's one-row write joins the writes of the polls finishing with it in one
+  transaction (:class:`bot.pipeline.writes.GroupWriter`); the poll returns once it is committed.
 - A bad fetch or parse never advances or prunes state: validators, seen keys and baseline stay
   as they were; only the error counters and the next poll time change (RELIABILITY §4.2).
 - New items, their archive text, their outbox rows (held for a digest or deferred past quiet
@@ -44,6 +46,7 @@ from bot.pipeline.prepare import Prepared, prepare
 from bot.pipeline.report import PlannedAlert, PollReport
 from bot.pipeline.runtime import Runtime
 from bot.pipeline.schedule import next_after_failure, next_after_success
+from bot.pipeline.writes import GroupWriter
 from bot.sources.drift import layout_change
 from bot.sources.identity import normalize_link
 from bot.sources.reader import FeedReader
@@ -82,6 +85,7 @@ class Poller:
         write that records a poll also ends its claim, so a poll costs no extra round trip.
         """
         self.owner = owner
+        self.writer = GroupWriter(conn)
         self.fulltext = fulltext
         self.fulltext_inline = fulltext_inline
         self.conn = conn
@@ -130,7 +134,9 @@ class Poller:
             )
         if intake.parsed is None:
             kept = None if intake.forget_source else row  # forgetting reset its validators
-            return self._unchanged(feed, intake.result, interval, now, dry_run=dry_run, row=kept)
+            return await self._unchanged(
+                feed, intake.result, interval, now, dry_run=dry_run, row=kept
+            )
         prepared: dict[str, Prepared] = {}
         known: set[str] | None = None
         if not dry_run:
@@ -141,7 +147,7 @@ class Poller:
         # Only this poll (it holds the feed's claim) writes the feed's items and its row.
         return self._store(feed, intake, rt, interval, now, prepared, row, known, dry_run=dry_run)
 
-    def _unchanged(
+    async def _unchanged(
         self,
         feed: Feed,
         result: FetchResult,
@@ -152,23 +158,28 @@ class Poller:
         row: feed_rows.FeedRow | None = None,
     ) -> PollReport:
         """Nothing new. `row`: the feed row read before the poll, when nothing wrote it since
-        (only this poll writes a feed's validators); None reads it again."""
+        (only this poll writes a feed's validators); None reads it again. The write joins the
+        other polls' in one transaction (`GroupWriter`) and is committed when this returns."""
         rt = self.runtime()
         next_at = next_after_success(now, interval, jitter=rt.config.settings.jitter)
         if not dry_run:
             if row is None:
                 row = feed_rows.get_feed(self.conn, feed.id)
-            with transaction(self.conn):
-                feed_rows.record_success(
-                    self.conn,
+            etag = result.etag or (row.etag if row else None)
+            modified = result.last_modified or (row.last_modified if row else None)
+            baselined = bool(row and row.baselined)
+            await self.writer.write(
+                lambda conn: feed_rows.record_success(
+                    conn,
                     feed.id,
                     now=now,
                     next_poll_at=next_at,
-                    etag=result.etag or (row.etag if row else None),
-                    last_modified=result.last_modified or (row.last_modified if row else None),
-                    baselined=bool(row and row.baselined),
+                    etag=etag,
+                    last_modified=modified,
+                    baselined=baselined,
                     owner=self.owner,
                 )
+            )
         return PollReport(
             feed.id,
             Outcome.NOT_MODIFIED,
