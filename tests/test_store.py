@@ -17,7 +17,7 @@ import pytest
 from bot.model import Item
 from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
-from bot.store import outbox, subs
+from bot.store import copies, outbox, subs
 from bot.store.db import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -257,3 +257,16 @@ def test_subscribing_again_from_another_topic_moves_the_subscription(tmp_path: P
     audience = subs.load_audience(conn, 0)
     assert audience.threads == {}
     assert audience.prefs == {"-100": subs.ChatPrefs("ar")}
+
+
+def test_fingerprints_keep_every_64_bit_hash(tmp_path: Path) -> None:
+    """An item's shingle hashes go in as one statement (a JSON array) and read back exact,
+    the whole signed 64-bit range included."""
+    conn = connect(tmp_path)
+    hashes = [2**62 + 5, -(2**63), 12, 2**63 - 1]
+    with transaction(conn):
+        copies.add_fingerprint(conn, 7, hashes, 1.5)
+        copies.add_fingerprint(conn, 8, [], 1.5)
+    rows = conn.execute("SELECT hash, item_id, seen_at FROM fingerprints ORDER BY hash").fetchall()
+    assert [tuple(r) for r in rows] == [(h, 7, 1.5) for h in sorted(hashes)]
+    conn.close()
