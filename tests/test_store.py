@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from bot.model import Item
+from bot.store import copies, outbox, subs
 from bot.store import feeds as feed_rows
 from bot.store import items as item_rows
-from bot.store import copies, outbox, subs
 from bot.store.db import (
     MIGRATIONS,
     SCHEMA_VERSION,
