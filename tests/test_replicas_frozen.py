@@ -20,6 +20,7 @@ from bot.service import ha
 from bot.service.ha import Coordinator, LeaderGate
 from bot.store import replicas
 from bot.store.db import connect_postgres
+from bot.telegram import frontend
 from tests.servers.botapi import BotApiServerThread
 from tests.servers.feeds import FeedServerThread, rss
 from tests.test_e2e import OLD
@@ -56,7 +57,7 @@ def test_a_frozen_leader_is_deposed_a_beating_one_never(
     refuses to send when it resumes."""
     monkeypatch.setattr(ha, "TICK", 0.05)
     monkeypatch.setattr(ha, "STALE", 0.5)
-    monkeypatch.setattr(ha, "LONG_POLL", timedelta(0))
+    monkeypatch.setattr(frontend, "LONG_POLL", timedelta(0))
     conns = [connect_postgres(pg_url), connect_postgres(pg_url)]
     locks = [replicas.Leadership(pg_url, "alpha"), replicas.Leadership(pg_url, "beta")]
     for lock in locks:
