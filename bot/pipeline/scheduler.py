@@ -19,8 +19,8 @@ the replicas; in-flight feeds are claimed again each tick, which renews their le
 that records a finished poll ends it (the poller carries the same owner; a poll that failed to
 record releases it apart). The claim returns the feed rows, so a poll does not read its row.
 A replica killed mid-poll leaves leases that expire after `lease_seconds`, and another replica
-polls those feeds then. On SQLite the state lock makes the
-one process the only poller: the same calls, and the store writes no lease.
+polls those feeds then. On SQLite the state lock makes the one process the only poller: the
+same calls, and the store writes no lease.
 """
 
 from __future__ import annotations
