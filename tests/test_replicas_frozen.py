@@ -8,6 +8,7 @@ from sending or polling Telegram when it resumes.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import time
 from datetime import timedelta
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.deliver.telegram import NotLeader
+from bot.deliver.telegram import NotLeader, make_bot
+from bot.secrets import Secret
 from bot.service import ha
 from bot.service.ha import Coordinator, LeaderGate
 from bot.store import replicas
@@ -151,3 +153,19 @@ def test_sigstopped_leader_is_taken_over_and_resumes_as_a_follower(
         if second is not None:
             second.stop()
     assert "Conflict" not in (second.stderr() if second else "")
+
+
+def test_updater_cleanup_refused_by_the_gate_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """python-telegram-bot's last getUpdates on stop, refused by the gate, logs one INFO line,
+    not an ERROR with a traceback (a replica that lost the lead stops its updater that way)."""
+    make_bot(Secret("123:abc"), "http://127.0.0.1:9", gate=_nothing)
+    log = logging.getLogger("telegram.ext.Updater")
+    with caplog.at_level(logging.DEBUG, logger="telegram.ext.Updater"):
+        try:
+            raise NotLeader("this replica does not lead (any more): nothing was sent")
+        except NotLeader:
+            log.exception("Error while calling `get_updates` one more time")
+    record = caplog.records[-1]
+    assert record.levelno == logging.INFO and record.exc_info is None
+    assert "fetched updates not marked read here" in record.getMessage()
+    assert "Traceback" not in caplog.text

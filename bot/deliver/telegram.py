@@ -72,6 +72,25 @@ class NotLeader(NetworkError):
 Gate = Callable[[], Awaitable[None]]
 
 
+class _NotLeaderInOneLine(logging.Filter):
+    """python-telegram-bot's updater, stopping, calls getUpdates once more to mark what it
+    fetched as read and logs a traceback when that fails. Refused by the gate (this replica no
+    longer leads; a getUpdates now would end the new leader's with a 409), that is expected:
+    one line instead, the new leader resumes from the offset stored in the database."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, NotLeader):
+            record.msg = "fetched updates not marked read here: %s; the leader resumes them"
+            record.args = (str(error),)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+_UPDATER_LOG = "telegram.ext.Updater"
+
+
 class GatedRequest(HTTPXRequest):
     """HTTPXRequest that awaits `gate` before each request; the gate raises to stop it."""
 
@@ -88,6 +107,11 @@ class GatedRequest(HTTPXRequest):
 def make_bot(token: Secret, api_url: str, *, pool_size: int = 16, gate: Gate | None = None) -> Bot:
     """The bot; `gate`, when given, is awaited before every request (see the module docstring)."""
     base_url, base_file_url = api_urls(api_url)
+    updater_log = logging.getLogger(_UPDATER_LOG)
+    if gate is not None and not any(
+        isinstance(f, _NotLeaderInOneLine) for f in updater_log.filters
+    ):
+        updater_log.addFilter(_NotLeaderInOneLine())
     request = GatedRequest(
         gate,
         connection_pool_size=pool_size,
