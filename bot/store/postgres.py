@@ -5,8 +5,9 @@ Rules:
   `redact` replaces it with `***` in the URL and in every message that leaves this module.
 - Each statement is translated once (`bot.store.dialect`) and cached; psycopg prepares the
   frequent ones itself.
-- Values read back look like SQLite's: a sum (PostgreSQL `numeric`) is an int or a float, not a
-  Decimal; a Python bool is written as 0/1, as sqlite3 does.
+- Values read back look like SQLite's (`bot.store.pgrows`): a sum (PostgreSQL `numeric`) is an
+  int or a float, not a Decimal; a Python bool is written as 0/1, as sqlite3 does; rows index by
+  position and by column name.
 - `batch()` sends independent reads together outside a transaction (one round trip).
 - A transaction is sent in pipeline mode: statements are queued and go out together when a
   result is read or at COMMIT (a poll's BEGIN, UPDATE, COMMIT: one round trip). An error is
@@ -28,17 +29,15 @@ import functools
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 from psycopg import pq
-from psycopg.adapt import Buffer, Dumper, Loader
-from psycopg.rows import RowMaker
 
 from bot.store import dialect
 from bot.store.backend import Connection, Cursor, Params
+from bot.store.pgrows import BoolAsInt, Number, row_factory
 
 SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT = 10
@@ -77,49 +76,6 @@ def redact(text: str, url: str) -> str:
     for form in {secret, unquote(secret), quote(secret, safe=""), quote(secret)}:
         text = text.replace(form, "***")
     return text
-
-
-class _Number(Loader):
-    """numeric → int when whole, else float: `sum()` and friends read like SQLite's."""
-
-    def load(self, data: Buffer) -> Any:
-        value = Decimal(bytes(data).decode())
-        return int(value) if value == value.to_integral_value() else float(value)
-
-
-class _BoolAsInt(Dumper):
-    oid = psycopg.adapters.types["int8"].oid
-
-    def dump(self, obj: Any) -> Buffer:
-        return b"1" if obj else b"0"
-
-
-class Row(tuple[Any, ...]):
-    """A result row read by position or by column name, as sqlite3.Row is."""
-
-    _index: dict[str, int] = {}  # noqa: RUF012 - replaced per column list by _row_class
-
-    def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            return tuple.__getitem__(self, self._index[key])
-        return tuple.__getitem__(self, key)
-
-    def keys(self) -> list[str]:
-        return list(self._index)
-
-
-@functools.lru_cache(maxsize=256)
-def _row_class(names: tuple[str, ...]) -> type[Row]:
-    return type("Row", (Row,), {"_index": {n: i for i, n in enumerate(names)}})
-
-
-def _row_factory(cursor: psycopg.Cursor[Any]) -> RowMaker[Any]:
-    # Read from the result itself: `description` builds a Column object per column per query.
-    result = cursor.pgresult
-    count = result.nfields if result is not None else 0
-    names = tuple((result.fname(i) or b"").decode() for i in range(count)) if result else ()
-    cls = _row_class(names)
-    return lambda values: cls(values)
 
 
 def _has_rows(cursor: psycopg.Cursor[Any]) -> bool:
@@ -192,13 +148,13 @@ class PgConnection(Connection):
                 self.url,
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT,
-                row_factory=_row_factory,
+                row_factory=row_factory,
                 application_name="vigil",
             )
         except psycopg.Error as exc:
             raise PgOperationalError(self.explain(exc)) from None
-        raw.adapters.register_loader("numeric", _Number)
-        raw.adapters.register_dumper(bool, _BoolAsInt)
+        raw.adapters.register_loader("numeric", Number)
+        raw.adapters.register_dumper(bool, BoolAsInt)
         if "synchronous_commit" not in self.url:
             # SQLite's guarantee in WAL mode with synchronous=NORMAL, which Vigil's design
             # assumes: a crash of the machine may undo the last commits (re-detected, never
