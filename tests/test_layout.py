@@ -8,6 +8,8 @@ composes it takes a protocol (``bot.service.view``, ``bot.telegram.host``) inste
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,18 @@ def test_modules_are_small_enough_to_read_at_once(name: str) -> None:
     """No module over MAX_LINES lines: a stage that grows is split by what it owns."""
     lines = module_files()[name].read_text(encoding="utf-8").count("\n")
     assert lines <= MAX_LINES, f"{name} has {lines} lines"
+
+
+def test_commands_without_token_or_postgresql_load_neither_library() -> None:
+    """`vigil once/run/status/search` on SQLite without a token import neither
+    python-telegram-bot nor psycopg: 0.1 s each of every start (the container's health check
+    runs `vigil health` every 30 s, and the tests start `vigil` hundreds of times)."""
+    modules = ["bot.commands.once", "bot.commands.run", "bot.commands.status", "bot.service.app"]
+    code = (
+        f"import sys\nimport {', '.join(modules)}\n"
+        "print(sorted(m for m in ('telegram', 'psycopg') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -15,7 +15,7 @@ import pytest
 
 from bot.service.ha import Coordinator
 from bot.store import feeds as feed_rows
-from bot.store import replicas
+from bot.store import pglock, replicas
 from bot.store import runtime as runtime_rows
 from bot.store.db import connect, connect_postgres, transaction
 from tests.conftest import TOKEN, make_config, vigil_cmd
@@ -85,7 +85,7 @@ def test_sqlite_claims_write_nothing(tmp_path: Path) -> None:
 
 def test_leader_lock_is_exclusive_and_dies_with_its_session(pg_url: str) -> None:
     """One holder at a time; a killed session frees it and its holder learns it lost it."""
-    first, second = replicas.Leadership(pg_url), replicas.Leadership(pg_url)
+    first, second = pglock.Leadership(pg_url), pglock.Leadership(pg_url)
     assert first.acquire()
     assert not second.acquire()
     assert first.check()

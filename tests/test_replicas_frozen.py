@@ -20,7 +20,7 @@ from bot.deliver.telegram import NotLeader, make_bot
 from bot.secrets import Secret
 from bot.service import ha
 from bot.service.ha import Coordinator, LeaderGate
-from bot.store import replicas
+from bot.store import pglock, replicas
 from bot.store.db import connect_postgres
 from bot.telegram import frontend
 from tests.servers.botapi import BotApiServerThread
@@ -37,7 +37,7 @@ async def _nothing() -> None:
 
 def test_lock_holder_is_named_and_can_be_deposed(pg_url: str) -> None:
     """`holder` names the session holding the lock; `depose` ends it and frees the lock."""
-    alpha, beta = replicas.Leadership(pg_url, "alpha"), replicas.Leadership(pg_url, "beta")
+    alpha, beta = pglock.Leadership(pg_url, "alpha"), pglock.Leadership(pg_url, "beta")
     assert alpha.acquire()
     assert not beta.acquire()
     holder = beta.holder()
@@ -61,7 +61,7 @@ def test_a_frozen_leader_is_deposed_a_beating_one_never(
     monkeypatch.setattr(ha, "STALE", 0.5)
     monkeypatch.setattr(frontend, "LONG_POLL", timedelta(0))
     conns = [connect_postgres(pg_url), connect_postgres(pg_url)]
-    locks = [replicas.Leadership(pg_url, "alpha"), replicas.Leadership(pg_url, "beta")]
+    locks = [pglock.Leadership(pg_url, "alpha"), pglock.Leadership(pg_url, "beta")]
     for lock in locks:
         lock.grace = 0.0
     alpha, beta = (
@@ -97,7 +97,7 @@ def test_a_frozen_leader_is_deposed_a_beating_one_never(
 
 def test_gate_asks_the_lock_only_when_its_confirmation_is_old(pg_url: str) -> None:
     """A fresh confirmation passes without a query; an old one is asked again and renewed."""
-    lock = replicas.Leadership(pg_url, "alpha")
+    lock = pglock.Leadership(pg_url, "alpha")
     gate = LeaderGate()
     asyncio.run(gate())  # no lock yet (before coordination starts): nothing to check
     gate.lock = lock

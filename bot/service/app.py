@@ -44,6 +44,7 @@ from bot.service.metrics import Metrics
 from bot.store import replicas
 from bot.store import runtime as runtime_rows
 from bot.store.db import Connection, DatabaseError, connect, state_lock, transaction
+from bot.store.leadership import leadership_for
 from bot.telegram import notices
 from bot.telegram.notices import AdminNotices
 
@@ -277,7 +278,7 @@ async def _run_locked(options: Options, config: Config) -> int:
     listener: HttpListener | None = None
     tasks: list[asyncio.Task[None]] = []
     duties = LeaderDuties(service, bot, pacer, metrics)
-    gate.lock = replicas.leadership_for(conn, replicas.replica_id())
+    gate.lock = leadership_for(conn, replicas.replica_id())
     service.coordinator = Coordinator(
         conn,
         gate.lock,

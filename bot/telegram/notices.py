@@ -24,8 +24,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-from telegram import InlineKeyboardMarkup
+from typing import TYPE_CHECKING
 
 from bot.deliver.limits import is_group
 from bot.deliver.sender import SendResult, Status
@@ -35,7 +34,9 @@ from bot.pipeline import PollReport
 from bot.store import feeds as feed_rows
 from bot.store import runtime as runtime_rows
 from bot.store.db import Connection, DatabaseError, transaction
-from bot.telegram.keyboards import accept_layout_keyboard
+
+if TYPE_CHECKING:  # python-telegram-bot loads with the token, not with every `vigil` command
+    from telegram import InlineKeyboardMarkup
 
 log = logging.getLogger("vigil.notices")
 
@@ -310,5 +311,9 @@ class AdminNotices:
             lang = None
         tr = translator(lang)
         button = notice.accept and message is None
-        markup = accept_layout_keyboard(notice.accept, tr) if button else None
+        markup = None
+        if button:
+            from bot.telegram.keyboards import accept_layout_keyboard
+
+            markup = accept_layout_keyboard(notice.accept, tr)
         return await self.send(admin, notice.say(tr, message), markup)
