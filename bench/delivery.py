@@ -1,4 +1,4 @@
-"""Fan-out and latency: what reaches the Bot API server, and when (rows 4 and 5).
+"""Fan-out and latency: what reaches the Bot API server, and when (rows 5 and 6).
 
 - **Fan-out**: 2,000 (default 200) chats are subscribed to the ``probe`` topic directly in a
   fresh state database, then ``vigil once`` (a process of its own, with ``TELEGRAM_BOT_TOKEN`` and

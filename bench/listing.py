@@ -1,4 +1,4 @@
-"""Listing extraction (row 9): reading a listing page into items against a bare lxml parse.
+"""Listing extraction (row 13): reading a listing page into items against a bare lxml parse.
 
 The pages: the real listings of ``../shared/pages-corpus`` when that folder exists (the two
 Vermont Judiciary pages, read in automatic mode and with selectors) and the test suite's

@@ -1,5 +1,5 @@
 """Peak memory of the service: `vigil run` with N feeds and P page sources after three poll
-cycles (row 6).
+cycles (row 7).
 
 Cycle 1 is cold (20 items per feed, baselined), cycle 2 warm (every feed answers 304), cycle 3
 has one new statement in every feed (every body parsed again). To run the cycles back to back

@@ -1,4 +1,4 @@
-"""Warm cycle over page sources that did not change (row 11): no parse, near the bare-GET floor.
+"""Warm cycle over page sources that did not change (row 3): no parse, near the bare-GET floor.
 
 N listing pages (Drupal Views, 20 entries, automatic mode) are served by the bench server
 without validators, as many government sites send them, so every poll is a full 200 of the

@@ -1,6 +1,6 @@
 """Poll cycles: cold and warm, Vigil against a naive loop and against the physical floor.
 
-How each figure is taken (rows 1, 2, 7 and 8 of the table):
+How each figure is taken (rows 1, 2, 8 and 9 of the table):
 
 - **Cold**: ``vigil once`` (a process of its own, start-up included) on a fresh state directory
   with ``first_run: all``, so every one of the N × 20 statements is parsed, run through the
@@ -18,10 +18,10 @@ How each figure is taken (rows 1, 2, 7 and 8 of the table):
   ``RUSAGE_CHILDREN``); the servers run in another process and are not counted — for a cold
   poll (20 new items), a warm poll (304) and an unchanged feed served without validators (200,
   all items already known), and the bytes the server counted per request of each kind.
-- **Unchanged without validators** (row 8): the server stops sending ETag and Last-Modified
+- **Unchanged without validators** (row 9): the server stops sending ETag and Last-Modified
   and answers 200 with the same bytes; Vigil hashes the body, finds the hash of its last read
   and parses nothing. Then the stored hashes are cleared and the same cycle is read in full,
-  which is the cost before the skip (and the "full parse" figure of row 7).
+  which is the cost before the skip (and the "full parse" figure of row 8).
 - **feedparser's share**: the cold cycle's bodies, fetched once, parsed again in this process by
   ``bot.sources.feed.parse_feed`` and by bare ``feedparser.parse`` with the options and response
   headers Vigil passes (``content-location`` makes feedparser resolve element links: its own work).
