@@ -563,7 +563,7 @@ async def test_standalone_entry_point() -> None:
 
 
 def test_per_chat_limit_tolerates_jitter_but_not_a_faster_rate() -> None:
-    """One request late and the next on time passes; pacing at 0.9 s is caught within 4 sends."""
+    """A request 0.4 s late and the next on time pass; pacing at 0.8 s is caught by the 4th."""
 
     def rejected_at(arrivals: list[float]) -> list[int]:
         flood = _FloodControl(per_chat_per_second=1.0, group_per_minute=20, overall_per_second=30)
@@ -575,9 +575,9 @@ def test_per_chat_limit_tolerates_jitter_but_not_a_faster_rate() -> None:
                 flood.record("42", False, now)
         return refused
 
-    # Paced at exactly 1 s, but every other request reached the server 150 ms late.
-    assert rejected_at([0.0, 1.15, 2.0, 3.15, 4.0, 5.15, 6.0]) == []
-    # Paced at 0.9 s: the fourth send is early by 0.3 s > the 0.2 s tolerance.
-    assert rejected_at([0.0, 0.9, 1.8, 2.7]) == [3]
+    # Paced at exactly 1 s, but every other request reached the server 400 ms late.
+    assert rejected_at([0.0, 1.4, 2.0, 3.4, 4.0, 5.4, 6.0]) == []
+    # Paced at 0.8 s: the fourth send is early by 0.6 s > the 0.5 s tolerance.
+    assert rejected_at([0.0, 0.8, 1.6, 2.4]) == [3]
     # Two at once: the second is refused, however loaded the machine.
     assert rejected_at([0.0, 0.0]) == [1]

@@ -60,7 +60,7 @@ log = logging.getLogger("vigil.telegram")
 CONFLICT_MESSAGE = "another instance is polling with this bot token (409 Conflict); stop it first"
 TOKEN_MESSAGE = "Telegram refused the bot token; check TELEGRAM_BOT_TOKEN"  # noqa: S105
 ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER)
-LONG_POLL = timedelta(seconds=10)
+LONG_POLL = timedelta(seconds=5)  # also bounds a frozen leader's takeover (bot.service.ha)
 CONCURRENT_UPDATES = 32
 STOP_GRACE = 2.0
 UPDATER_STOP_TIMEOUT = 2.0

@@ -20,10 +20,12 @@ client which passes here behaves correctly against Telegram:
   ``per_chat_per_second`` per chat, ``group_per_minute`` per group or channel (negative or
   ``@name`` ids) in any 60 s window, ``overall_per_second`` in any 1 s window. The windows are
   shortened by ``LIMIT_TOLERANCE`` (5 %). The per-chat rate is a cell-rate check (GCRA): a send
-  may come up to ``CHAT_JITTER`` (0.2 s) before its due time, but the due time advances by the
+  may come up to ``CHAT_JITTER`` (0.5 s) before its due time, but the due time advances by the
   full interval at each send, so a client that sends faster than the rate is caught within a few
   messages while one that paces exactly at the limit is not punished when a loaded machine
-  delays one request and not the next (a plain gap check saw 1.0 s gaps arrive as 0.9 s). A
+  delays one request and not the next (a plain gap check saw 1.0 s gaps arrive as 0.9 s; on a
+  2-core machine running ten test workers one request can be 0.3 s late). Three sends at once
+  still draw a 429 on the second. A
   rejected send answers ``Too Many Requests: retry after N`` with N the ceiling of the real
   remaining wait (at least 1), is not counted as sent, and increments ``count_429``.
 - ``getUpdates`` long-polls without blocking other requests, confirms updates below ``offset``,
@@ -71,7 +73,7 @@ DEFAULT_TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
 MAX_TEXT_LENGTH = 4096  # code points of visible text [TD MessageContent.cpp]
 MAX_CALLBACK_DATA_BYTES = 64
 LIMIT_TOLERANCE = 0.05
-CHAT_JITTER = 0.2  # seconds a per-chat send may arrive early (GCRA's tolerance)
+CHAT_JITTER = 0.5  # seconds a per-chat send may arrive early (GCRA's tolerance)
 DEFAULT_TIMEOUT_HOLD = 30.0
 
 # Fields whose values are JSON-serialised objects or arrays in a form body.
