@@ -67,6 +67,27 @@ def test_reserve_books_slots_for_replies() -> None:
     assert pacer.reserve("-100", 30) is None
 
 
+def test_a_reply_sent_late_pushes_the_next_one_back() -> None:
+    """Booked 1.05 s apart, but the first went 0.4 s late: the second waits until 1.05 s after
+    it (the server measures arrivals), and an on-time pair needs no extra wait."""
+    clock = Clock()
+    pacer = Pacer(1000, clock=clock)
+    start = clock.now
+    assert pacer.reserve("777", 30) == 0.0
+    assert pacer.reserve("777", 30) == pytest.approx(1.05)
+    clock.now = start + 0.4  # the first reply's task ran late
+    assert pacer.settle("777") == 0.0
+    pacer.sending("777")
+    clock.now = start + 1.05  # the second reply's booked slot, on time
+    assert pacer.settle("777") == pytest.approx(0.4)
+    clock.now = start + 1.45
+    assert pacer.settle("777") == 0.0
+    pacer.sending("777")
+    clock.now = start + 2.5
+    assert pacer.settle("777") == 0.0
+    assert pacer.settle("778") == 0.0  # another chat is not held
+
+
 def test_reserved_reply_delays_the_next_alert() -> None:
     """One pacer for replies and alerts: an alert waits for a reply just booked to that chat."""
     clock = Clock()

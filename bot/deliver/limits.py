@@ -58,6 +58,7 @@ class Pacer:
         self._next_overall = 0.0
         self._overall_sends: deque[float] = deque(maxlen=self.window_max)
         self._next_chat: dict[str, float] = {}
+        self._sent_at: dict[str, float] = {}  # when each chat's last send actually started
         self._group_sends: dict[str, deque[float]] = {}
         self._paused_until: dict[str, float] = {}
 
@@ -78,7 +79,25 @@ class Pacer:
 
     def record(self, chat_id: str) -> None:
         """Counts a send that is starting now."""
-        self._record_at(chat_id, self.clock())
+        now = self.clock()
+        self._sent_at[chat_id] = now
+        self._record_at(chat_id, now)
+
+    def settle(self, chat_id: str) -> float:
+        """Seconds a reserved send must still wait so it starts a full per-chat interval after
+        the chat's previous send actually started.
+
+        Slots are booked ahead (`reserve`); when one send is reached late (a busy event loop)
+        and the next on time, the two would arrive closer than the interval, and Telegram
+        measures arrivals. `sending` then marks the start."""
+        last = self._sent_at.get(chat_id)
+        if last is None:
+            return 0.0
+        return max(0.0, last + self.per_chat_interval - self.clock())
+
+    def sending(self, chat_id: str) -> None:
+        """A reserved send starts now (what `settle` measures from)."""
+        self._sent_at[chat_id] = self.clock()
 
     def reserve(self, chat_id: str, max_wait: float) -> float | None:
         """Books the earliest allowed slot for a send; returns the wait, or None if > max_wait.

@@ -67,6 +67,10 @@ class Replier:
                 return False
             if delay > 0 and not await self._pause(delay):
                 return False
+            settle = self.pacer.settle(str(chat_id))  # the previous reply may have gone late
+            if settle > 0 and not await self._pause(settle):
+                return False
+            self.pacer.sending(str(chat_id))
             try:
                 await self.bot.send_message(
                     chat_id,
